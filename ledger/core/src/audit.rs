@@ -20,7 +20,7 @@
 use crate::amount::Amount;
 use crate::commitment::{pedersen_gens, value_point, Commitment};
 use crate::point::{Point, PointError};
-use crate::tx::{Excess, IssueOutput};
+use crate::tx::{Excess, IssueOutput, PublicBlinding};
 use curve25519_dalek::ristretto::RistrettoPoint;
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::Identity;
@@ -102,15 +102,16 @@ impl SupplyAudit {
 
     /// One issued note: its public amount and blinding.
     pub fn add_issuance(&mut self, output: &IssueOutput) {
-        self.add_issued(output.value, &output.blinding.0);
+        self.add_issued(output.value, &output.blinding);
     }
 
-    pub fn add_issued(&mut self, value: Amount, blinding: &Scalar) {
+    /// Issued notes in aggregate: their total value and the sum of their blindings.
+    pub fn add_issued(&mut self, value: Amount, blinding: &PublicBlinding) {
         match self.issued.checked_add(value) {
             Some(total) => self.issued = total,
             None => self.overflow = true,
         }
-        self.issued_blinding += blinding;
+        self.issued_blinding += blinding.0;
     }
 
     pub fn add_redemption(&mut self, burned: Amount) {

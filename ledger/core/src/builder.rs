@@ -366,9 +366,10 @@ impl Issue {
         self.officer_signatures.push(approval);
     }
 
-    /// The openings of the issued notes, for the bank that receives them.
+    /// The openings of the issued notes, for the bank that receives them (known
+    /// before the officers sign: note ids do not depend on the signatures).
     pub fn owned_notes(&self) -> Vec<OwnedNote> {
-        let id = Transaction::Issue(self.clone()).id();
+        let id = self.note_base();
         self.outputs
             .iter()
             .enumerate()

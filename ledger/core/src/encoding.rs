@@ -131,8 +131,11 @@ impl<'a> Reader<'a> {
 }
 
 impl Transaction {
-    /// The canonical encoding. Panics if the transaction breaks the structural limits,
-    /// which no decoded, deserialised or built transaction does.
+    /// The canonical encoding. It encodes any transaction whose counts fit a byte
+    /// (so tests can encode transactions that [`Transaction::check_structure`]
+    /// refuses); it panics on more than 255 inputs, outputs or signatures and on a
+    /// transfer with a burned amount, which no decoded, deserialised or built
+    /// transaction has.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer(Vec::with_capacity(1024));
         w.u8(ENCODING_VERSION);
@@ -159,6 +162,9 @@ impl Transaction {
                 }
                 if self.kind() == TxKind::Redeem {
                     w.u64(spend.burned.minor_units());
+                } else {
+                    // A transfer has no burned field; a non-zero one would be lost.
+                    assert!(spend.burned.is_zero(), "a transfer cannot burn money");
                 }
                 w.count(spend.outputs.len());
                 for o in &spend.outputs {

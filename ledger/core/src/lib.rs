@@ -21,6 +21,7 @@
 //! | [`memo`] | openings encrypted to a view key |
 //! | [`tx`] | transactions, the balance equation, digests and ids |
 //! | [`encoding`] | the canonical binary encoding |
+//! | [`journal`] | signed blocks, Merkle inclusion, receipts |
 //! | [`builder`] | building transfers, redeems and issues |
 //! | [`verify`] | validation, rejection reasons in order of precedence |
 //! | [`audit`] | the supply audit |
@@ -34,6 +35,7 @@ pub mod audit;
 pub mod builder;
 pub mod commitment;
 pub mod encoding;
+pub mod journal;
 pub mod keys;
 pub mod memo;
 mod point;
@@ -49,6 +51,7 @@ pub use builder::{
 };
 pub use commitment::{Commitment, Opening};
 pub use encoding::DecodeError;
+pub use journal::{BlockHeader, JournalError, Receipt};
 pub use keys::{PublicKey, Purpose, SecretKey, Signature, SignatureError, WalletKeys};
 pub use memo::{Memo, MemoError};
 pub use point::PointError;

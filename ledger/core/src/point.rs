@@ -103,6 +103,9 @@ pub(crate) mod hex_serde {
 
     pub(crate) fn deserialize_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        if text.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(D::Error::custom("hex must be lowercase"));
+        }
         hex::decode(text.as_ref()).map_err(|e| D::Error::custom(format!("invalid hex: {e}")))
     }
 }

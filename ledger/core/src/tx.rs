@@ -40,8 +40,11 @@
 //! transaction invalidates it.
 //!
 //! **Identifiers.** A transaction id is `SHA-256("cbdc.txid.v1" ‖ canonical
-//! encoding)` ([`crate::encoding`]); output `i` of a transaction is the note
-//! `SHA-256("cbdc.note.v1" ‖ tx id ‖ i as u32 little-endian)`.
+//! encoding)` ([`crate::encoding`]); output `i` of a transfer or redeem is the note
+//! `SHA-256("cbdc.note.v1" ‖ tx id ‖ i as u32 little-endian)`. An issue's notes use
+//! the issue digest in place of the id ([`Issue::note_base`]): its id depends on the
+//! officer signatures, which anyone holding them can reorder or drop when there are
+//! more than needed, and an issue must not be applicable twice.
 
 use crate::amount::Amount;
 use crate::commitment::{bulletproof_gens, pedersen_gens, Commitment, RANGE_PROOF_BITS};
@@ -127,6 +130,11 @@ impl NoteId {
 }
 
 impl TxId {
+    /// The id of the transaction whose canonical encoding is `encoding`.
+    pub fn of_bytes(encoding: &[u8]) -> TxId {
+        TxId::of_encoding(encoding)
+    }
+
     pub(crate) fn of_encoding(encoding: &[u8]) -> TxId {
         let mut h = Sha256::new();
         h.update(b"cbdc.txid.v1");
@@ -177,6 +185,11 @@ impl PublicBlinding {
     }
     pub fn to_bytes(&self) -> [u8; 32] {
         self.0.to_bytes()
+    }
+
+    /// A blinding derived from 64 uniformly random (or hashed) bytes, reduced mod ℓ.
+    pub fn from_uniform_bytes(wide: &[u8; 64]) -> PublicBlinding {
+        PublicBlinding(Scalar::from_bytes_mod_order_wide(wide))
     }
 }
 
@@ -479,34 +492,39 @@ impl Transaction {
     /// The notes this transaction creates, in output order: (id, owner, commitment, memo).
     /// Issue outputs have no memo (their opening is public).
     pub fn created_notes(&self) -> Vec<CreatedNote> {
-        let id = self.id();
         match self {
-            Transaction::Issue(issue) => issue
-                .outputs
-                .iter()
-                .enumerate()
-                .filter_map(|(i, o)| {
-                    Some(CreatedNote {
-                        id: NoteId::derive(&id, u32::try_from(i).ok()?),
-                        owner: o.owner,
-                        commitment: o.commitment()?,
-                        memo: None,
+            Transaction::Issue(issue) => {
+                let id = issue.note_base();
+                issue
+                    .outputs
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, o)| {
+                        Some(CreatedNote {
+                            id: NoteId::derive(&id, u32::try_from(i).ok()?),
+                            owner: o.owner,
+                            commitment: o.commitment()?,
+                            memo: None,
+                        })
                     })
-                })
-                .collect(),
-            Transaction::Transfer(spend) | Transaction::Redeem(spend) => spend
-                .outputs
-                .iter()
-                .enumerate()
-                .filter_map(|(i, o)| {
-                    Some(CreatedNote {
-                        id: NoteId::derive(&id, u32::try_from(i).ok()?),
-                        owner: o.owner,
-                        commitment: o.commitment,
-                        memo: Some(o.memo),
+                    .collect()
+            }
+            Transaction::Transfer(spend) | Transaction::Redeem(spend) => {
+                let id = self.id();
+                spend
+                    .outputs
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, o)| {
+                        Some(CreatedNote {
+                            id: NoteId::derive(&id, u32::try_from(i).ok()?),
+                            owner: o.owner,
+                            commitment: o.commitment,
+                            memo: Some(o.memo),
+                        })
                     })
-                })
-                .collect(),
+                    .collect()
+            }
         }
     }
 }
@@ -521,6 +539,22 @@ pub struct CreatedNote {
 }
 
 impl Issue {
+    /// The total issued and the sum of the published blindings (what the supply
+    /// audit needs), or `None` if the amounts overflow.
+    pub fn totals(&self) -> Option<(Amount, PublicBlinding)> {
+        let amount = Amount::checked_sum(self.outputs.iter().map(|o| o.value))?;
+        let blinding: Scalar = self.outputs.iter().map(|o| o.blinding.0).sum();
+        Some((amount, PublicBlinding(blinding)))
+    }
+
+    /// What an issue's note ids derive from: its digest, which leaves out the officer
+    /// signatures. Re-ordering, dropping surplus or re-making signatures changes the
+    /// transaction id but not the notes, so the store's unique note ids refuse a
+    /// second application of the same issue whatever its signatures.
+    pub fn note_base(&self) -> TxId {
+        TxId(self.digest())
+    }
+
     /// The digest the officers sign: the reference and every output.
     pub fn digest(&self) -> [u8; 32] {
         let mut t = Transcript::new(TX_DOMAIN);

@@ -76,7 +76,7 @@ fn issue_transfer_redeem_and_audit() {
 
     // Bank pays Alice 250_000.
     let built = build_transfer(
-        &[bank.spend.clone()],
+        std::slice::from_ref(&bank.spend),
         &bank_notes,
         &[Payment {
             to: alice.address(),
@@ -159,7 +159,7 @@ fn issue_transfer_redeem_and_audit() {
 
     // The bank redeems 100_000 of its change.
     let built = build_redeem(
-        &[bank.spend.clone()],
+        std::slice::from_ref(&bank.spend),
         &bank_change,
         Amount::new(100_000),
         &bank.address(),
@@ -196,7 +196,7 @@ fn issue_transfer_redeem_and_audit() {
 
     // Alice redeems everything (no change output): allowed for anyone at the core level.
     let built = build_redeem(
-        &[alice.spend.clone()],
+        std::slice::from_ref(&alice.spend),
         &alice_notes,
         Amount::new(250_000),
         &alice.address(),
