@@ -1,1 +1,328 @@
-fn main() {}
+//! `cbdc`: the command line of the cbdc central bank digital currency.
+//!
+//! `cbdc devnet` runs a complete ledger on an embedded SQLite file with demo
+//! officers and a demo bank; `cbdc ledger serve` runs the central bank's ledger;
+//! the client commands (`bank`, `issue`) are what officers use; `cbdc audit`
+//! checks a ledger from its database or an export. Errors are one line on stderr
+//! and a non-zero exit.
+
+mod devnet;
+mod keys;
+mod serve;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use ledger_core::{Amount, PublicKey};
+use ledger_service::client::LedgerClient;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "cbdc",
+    version,
+    about = "cbdc: a two-tier central bank digital currency with confidential amounts"
+)]
+struct Cli {
+    /// Log format: `text` or `json`.
+    #[arg(long, global = true, default_value = "text", env = "CBDC_LOG_FORMAT")]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a complete local ledger on an embedded database with demo officers, a demo
+    /// bank and issued money.
+    Devnet(devnet::DevnetArgs),
+    /// The central bank's ledger service.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+    /// Create a key file (0600): a signing key, or with --wallet a bank's spend and view keys.
+    Keygen {
+        /// Where to write the key file (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// A wallet (spend + view keys, for a bank) instead of a signing key.
+        #[arg(long)]
+        wallet: bool,
+    },
+    /// Admit or suspend a bank (officers).
+    Bank {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: BankCommand,
+    },
+    /// Propose or approve an issuance (officers).
+    Issue {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: IssueCommand,
+    },
+    /// Check a ledger's journal (hash chain, signatures, inclusion) and supply; prints
+    /// the outstanding supply.
+    Audit {
+        /// The ledger database (PostgreSQL URL or SQLite path).
+        #[arg(long, env = "DATABASE_URL", conflicts_with = "export")]
+        database_url: Option<String>,
+        /// An export file written by `cbdc export`.
+        #[arg(long)]
+        export: Option<PathBuf>,
+        /// The ledger's block public key (hex), or a key file holding it; not needed
+        /// for an export (which names it; compare it with the published key).
+        #[arg(long)]
+        ledger_key: Option<String>,
+    },
+    /// Write an export of a ledger database for auditors.
+    Export {
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        #[arg(long)]
+        ledger_key: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Serve the ledger API.
+    Serve(serve::ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ClientArgs {
+    /// The ledger's base URL.
+    #[arg(
+        long,
+        global = true,
+        env = "CBDC_LEDGER_URL",
+        default_value = "http://127.0.0.1:7400"
+    )]
+    ledger: String,
+    /// Your key file (an officer's signing key).
+    #[arg(long, global = true, env = "CBDC_KEY_FILE")]
+    key: Option<PathBuf>,
+}
+
+impl ClientArgs {
+    fn client(&self) -> Result<LedgerClient> {
+        let Some(path) = &self.key else {
+            bail!("--key (or CBDC_KEY_FILE) is required: the key file that signs your requests");
+        };
+        Ok(LedgerClient::new(&self.ledger, keys::load_signing(path)?))
+    }
+}
+
+#[derive(Subcommand)]
+enum BankCommand {
+    /// Admit a bank with its public keys.
+    Admit {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// The bank's spend (and request-signing) public key, hex.
+        #[arg(long)]
+        spend_key: String,
+        /// The bank's view public key, hex.
+        #[arg(long)]
+        view_key: String,
+    },
+    /// Suspend a bank.
+    Suspend {
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum IssueCommand {
+    /// Propose issuing `amount` minor units to a bank.
+    Propose {
+        #[arg(long)]
+        bank: String,
+        #[arg(long)]
+        amount: u64,
+    },
+    /// Approve a proposal (checks the issue and signs its digest).
+    Approve {
+        #[arg(long)]
+        proposal: String,
+    },
+    /// Show a proposal.
+    Show {
+        #[arg(long)]
+        proposal: String,
+    },
+}
+
+pub fn parse_public_key(text: &str) -> Result<PublicKey> {
+    let text = if std::path::Path::new(text).exists() {
+        let value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(text)?)?;
+        value["public"]
+            .as_str()
+            .context("the key file has no `public` field")?
+            .to_string()
+    } else {
+        text.to_string()
+    };
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut bytes).context("a public key is 64 hex characters")?;
+    PublicKey::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("invalid public key: {e}"))
+}
+
+fn init_logging(format: &str) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        "json" => builder.json().init(),
+        "text" => builder.init(),
+        other => bail!("--log-format is `text` or `json`, not `{other}`"),
+    }
+    Ok(())
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("JSON values print")
+    );
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Devnet(args) => devnet::run(args).await,
+        Command::Ledger {
+            command: LedgerCommand::Serve(args),
+        } => serve::run(args).await,
+        Command::Keygen { out, wallet } => {
+            if wallet {
+                let keys = ledger_core::WalletKeys::generate(&mut rand::rngs::OsRng);
+                keys::write_wallet(&out, &keys)?;
+                println!(
+                    "wallet key file {} (address {})",
+                    out.display(),
+                    keys.address()
+                );
+            } else {
+                let key = ledger_core::SecretKey::generate(&mut rand::rngs::OsRng);
+                keys::write_signing(&out, &key)?;
+                println!(
+                    "signing key file {} (public key {})",
+                    out.display(),
+                    hex::encode(key.public_key().as_bytes())
+                );
+            }
+            Ok(())
+        }
+        Command::Bank { client, command } => {
+            let client = client.client()?;
+            let answer = match command {
+                BankCommand::Admit {
+                    id,
+                    name,
+                    spend_key,
+                    view_key,
+                } => {
+                    let spend = parse_public_key(&spend_key)?;
+                    let view = parse_public_key(&view_key)?;
+                    client
+                        .admit(&id, &name, "bank", &spend, Some(&view))
+                        .await?
+                }
+                BankCommand::Suspend { id } => client.suspend(&id).await?,
+            };
+            print_json(&answer);
+            Ok(())
+        }
+        Command::Issue { client, command } => {
+            let client = client.client()?;
+            let answer = match command {
+                IssueCommand::Propose { bank, amount } => {
+                    client.propose(&bank, Amount::new(amount)).await?
+                }
+                IssueCommand::Approve { proposal } => client.approve(&proposal).await?,
+                IssueCommand::Show { proposal } => client.proposal(&proposal).await?,
+            };
+            print_json(&answer);
+            Ok(())
+        }
+        Command::Audit {
+            database_url,
+            export,
+            ledger_key,
+        } => {
+            let report = match (database_url, export) {
+                (_, Some(path)) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    let export: ledger_service::audit::Export = serde_json::from_str(&text)
+                        .context("the export file is not valid JSON of an export")?;
+                    if let Some(expected) = ledger_key {
+                        let expected = parse_public_key(&expected)?;
+                        if hex::encode(expected.as_bytes()) != export.ledger_key {
+                            bail!(
+                                "the export is signed by ledger key {}, not the one given",
+                                export.ledger_key
+                            );
+                        }
+                    }
+                    ledger_service::audit::audit_export(&export)?
+                }
+                (Some(url), None) => {
+                    let key = parse_public_key(
+                        &ledger_key.context("--ledger-key is required to audit a database")?,
+                    )?;
+                    let store = ledger_service::store::Store::open(&url)?;
+                    ledger_service::audit::audit_store(&store, key)?
+                }
+                (None, None) => bail!("give --database-url (or DATABASE_URL) or --export"),
+            };
+            println!(
+                "audit OK: {} blocks, {} transactions, {} unspent notes; issued {}, redeemed {}, outstanding {}",
+                report.blocks, report.transactions, report.unspent_notes, report.issued, report.redeemed, report.outstanding
+            );
+            Ok(())
+        }
+        Command::Export {
+            database_url,
+            ledger_key,
+            out,
+        } => {
+            let key = parse_public_key(&ledger_key)?;
+            let store = ledger_service::store::Store::open(&database_url)?;
+            let export = ledger_service::audit::export_store(&store, key)?;
+            std::fs::write(&out, serde_json::to_vec_pretty(&export)?)?;
+            println!(
+                "exported {} blocks to {}",
+                export.blocks.len(),
+                out.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = init_logging(&cli.log_format) {
+        eprintln!("cbdc: {e:#}");
+        std::process::exit(2);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    if let Err(e) = runtime.block_on(run(cli)) {
+        eprintln!("cbdc: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,296 @@
+//! `cbdc audit`: check the journal and the supply, from a database or an export.
+//!
+//! The audit trusts nothing but the ledger's public key. It replays the journal
+//! block by block: each header must follow the previous one (height, hash chain),
+//! carry a valid signature by the ledger key, and its Merkle root must be the root
+//! of the ids of the transactions it lists, where each id is recomputed by hashing
+//! the stored encoding. Replaying the transactions in order rebuilds the set of
+//! unspent notes (a note spent twice, or spent before it exists, fails the audit),
+//! then the supply equation ([`ledger_core::audit`]) must hold over the replayed
+//! state. From a database it additionally checks the equation over the live tables,
+//! so tables that drifted from the journal are caught too.
+
+use crate::store::{Store, StoreError};
+use ledger_core::journal::{merkle_root, BlockHeader};
+use ledger_core::{
+    Amount, Commitment, NoteId, PublicKey, Signature, SupplyAudit, Transaction, TxId,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// One block of an export: its header, signature and transactions in order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExportBlock {
+    /// The 85-byte header, hex.
+    pub header: String,
+    /// The ledger's signature, hex.
+    pub signature: String,
+    /// The canonical encodings of the block's transactions, hex, in order.
+    pub transactions: Vec<String>,
+}
+
+/// A ledger export: everything the audit needs, nothing secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Export {
+    /// The ledger's block-signing public key, hex.
+    pub ledger_key: String,
+    pub blocks: Vec<ExportBlock>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AuditReport {
+    pub blocks: u64,
+    pub transactions: u64,
+    pub unspent_notes: u64,
+    pub issued: Amount,
+    pub redeemed: Amount,
+    pub outstanding: Amount,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditFailure {
+    #[error("block {height}: {problem}")]
+    Block { height: u64, problem: String },
+    #[error("supply: {0}")]
+    Supply(String),
+    #[error("the live tables disagree with the journal: {0}")]
+    Tables(String),
+    #[error("malformed export: {0}")]
+    Export(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn block_failure(height: u64, problem: impl ToString) -> AuditFailure {
+    AuditFailure::Block {
+        height,
+        problem: problem.to_string(),
+    }
+}
+
+/// Replays a journal given as (header bytes, signature bytes, encoded transactions).
+pub struct Replay {
+    ledger: PublicKey,
+    previous: Option<BlockHeader>,
+    notes: HashMap<NoteId, (Commitment, bool)>,
+    audit: SupplyAudit,
+    blocks: u64,
+    transactions: u64,
+}
+
+impl Replay {
+    pub fn new(ledger: PublicKey) -> Replay {
+        Replay {
+            ledger,
+            previous: None,
+            notes: HashMap::new(),
+            audit: SupplyAudit::new(),
+            blocks: 0,
+            transactions: 0,
+        }
+    }
+
+    pub fn block(
+        &mut self,
+        header: &[u8],
+        signature: &[u8],
+        encoded: &[Vec<u8>],
+    ) -> Result<(), AuditFailure> {
+        let height = self.previous.map_or(0, |p| p.height + 1);
+        let header = BlockHeader::from_bytes(header).map_err(|e| block_failure(height, e))?;
+        header
+            .check_follows(self.previous.as_ref())
+            .map_err(|e| block_failure(height, e))?;
+        let signature = <[u8; 64]>::try_from(signature)
+            .ok()
+            .and_then(|b| Signature::from_bytes(&b).ok())
+            .ok_or_else(|| block_failure(height, "malformed signature"))?;
+        header
+            .verify_signature(&self.ledger, &signature)
+            .map_err(|e| block_failure(height, e))?;
+        let mut txs = Vec::with_capacity(encoded.len());
+        for bytes in encoded {
+            let tx = Transaction::decode(bytes).map_err(|e| block_failure(height, e))?;
+            txs.push((TxId::of_bytes(bytes), tx));
+        }
+        let ids: Vec<TxId> = txs.iter().map(|(id, _)| *id).collect();
+        if u32::try_from(ids.len()).ok() != Some(header.tx_count)
+            || merkle_root(&ids) != header.merkle_root
+        {
+            return Err(block_failure(
+                height,
+                "the Merkle root does not match its transactions",
+            ));
+        }
+        for (id, tx) in &txs {
+            self.apply(height, tx)
+                .map_err(|problem| block_failure(height, format!("transaction {id}: {problem}")))?;
+        }
+        self.previous = Some(header);
+        self.blocks += 1;
+        self.transactions += u64::try_from(txs.len()).unwrap_or(u64::MAX);
+        Ok(())
+    }
+
+    fn apply(&mut self, _height: u64, tx: &Transaction) -> Result<(), String> {
+        match tx {
+            Transaction::Issue(issue) => {
+                for output in &issue.outputs {
+                    self.audit.add_issuance(output);
+                }
+            }
+            Transaction::Transfer(spend) | Transaction::Redeem(spend) => {
+                for input in &spend.inputs {
+                    match self.notes.get_mut(input) {
+                        None => return Err(format!("spends unknown note {input}")),
+                        Some((_, true)) => return Err(format!("spends note {input} twice")),
+                        Some((_, spent)) => *spent = true,
+                    }
+                }
+                self.audit.add_kernel(&spend.kernel.excess);
+                if !spend.burned.is_zero() {
+                    self.audit.add_redemption(spend.burned);
+                }
+            }
+        }
+        for note in tx.created_notes() {
+            if self
+                .notes
+                .insert(note.id, (note.commitment, false))
+                .is_some()
+            {
+                return Err(format!("creates note {} twice", note.id));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<AuditReport, AuditFailure> {
+        for (commitment, spent) in self.notes.values() {
+            if !spent {
+                self.audit.add_unspent(commitment);
+            }
+        }
+        let supply = self
+            .audit
+            .finish()
+            .map_err(|e| AuditFailure::Supply(e.to_string()))?;
+        Ok(AuditReport {
+            blocks: self.blocks,
+            transactions: self.transactions,
+            unspent_notes: supply.unspent_notes,
+            issued: supply.issued,
+            redeemed: supply.redeemed,
+            outstanding: supply.outstanding,
+        })
+    }
+}
+
+/// Audits a database: the journal replay, then the equation over the live tables.
+pub fn audit_store(store: &Store, ledger: PublicKey) -> Result<AuditReport, AuditFailure> {
+    let mut replay = Replay::new(ledger);
+    let mut height = 0u64;
+    while let Some(block) = store.block(height)? {
+        let mut encoded = Vec::new();
+        for id in store.block_transaction_ids(height)? {
+            let tx = store
+                .transaction(&id)?
+                .ok_or_else(|| block_failure(height, "lists a transaction that is not stored"))?;
+            encoded.push(tx.encoded);
+        }
+        replay.block(&block.sealed.header, &block.sealed.signature, &encoded)?;
+        height += 1;
+    }
+    let report = replay.finish()?;
+    let live = store.supply_snapshot(|snapshot| {
+        let mut audit = SupplyAudit::new();
+        let mut bad = None;
+        snapshot.for_each_unspent_commitment(10_000, |u| {
+            if let Err(e) = audit.add_unspent_bytes(&u.commitment) {
+                bad = Some(e);
+            }
+        })?;
+        snapshot.for_each_kernel(10_000, |k| {
+            if let Err(e) = audit.add_kernel_bytes(&k.excess) {
+                bad = Some(e);
+            }
+        })?;
+        for issuance in snapshot.issuances()? {
+            let blinding = ledger_core::tx::PublicBlinding::from_bytes(&issuance.blinding)
+                .map_err(|_| StoreError::Corrupt("issuance blinding"))?;
+            audit.add_issued(Amount::new(issuance.amount), &blinding);
+        }
+        audit.add_redemption(Amount::new(snapshot.total_redeemed()?));
+        Ok((audit, bad))
+    })?;
+    let (audit, bad) = live;
+    if let Some(e) = bad {
+        return Err(AuditFailure::Tables(e.to_string()));
+    }
+    let supply = audit
+        .finish()
+        .map_err(|e| AuditFailure::Tables(e.to_string()))?;
+    if supply.outstanding != report.outstanding || supply.unspent_notes != report.unspent_notes {
+        return Err(AuditFailure::Tables(format!(
+            "tables hold {} unspent notes and {} outstanding, the journal {} and {}",
+            supply.unspent_notes, supply.outstanding, report.unspent_notes, report.outstanding
+        )));
+    }
+    Ok(report)
+}
+
+/// Writes everything an auditor needs.
+pub fn export_store(store: &Store, ledger: PublicKey) -> Result<Export, AuditFailure> {
+    let mut blocks = Vec::new();
+    let mut height = 0u64;
+    while let Some(block) = store.block(height)? {
+        let mut transactions = Vec::new();
+        for id in store.block_transaction_ids(height)? {
+            let tx = store
+                .transaction(&id)?
+                .ok_or_else(|| block_failure(height, "lists a transaction that is not stored"))?;
+            transactions.push(hex::encode(tx.encoded));
+        }
+        blocks.push(ExportBlock {
+            header: hex::encode(&block.sealed.header),
+            signature: hex::encode(&block.sealed.signature),
+            transactions,
+        });
+        height += 1;
+    }
+    Ok(Export {
+        ledger_key: hex::encode(ledger.as_bytes()),
+        blocks,
+    })
+}
+
+/// Audits an export file's contents.
+pub fn audit_export(export: &Export) -> Result<AuditReport, AuditFailure> {
+    let key = hex_32(&export.ledger_key).map_err(AuditFailure::Export)?;
+    let ledger = PublicKey::from_bytes(&key)
+        .map_err(|e| AuditFailure::Export(format!("ledger key: {e}")))?;
+    let mut replay = Replay::new(ledger);
+    for (height, block) in export.blocks.iter().enumerate() {
+        let height = u64::try_from(height).unwrap_or(u64::MAX);
+        let decode = |text: &str| {
+            hex::decode(text).map_err(|e| block_failure(height, format!("bad hex: {e}")))
+        };
+        let encoded = block
+            .transactions
+            .iter()
+            .map(|t| decode(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        replay.block(
+            &decode(&block.header)?,
+            &decode(&block.signature)?,
+            &encoded,
+        )?;
+    }
+    replay.finish()
+}
+
+fn hex_32(text: &str) -> Result<[u8; 32], String> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(text, &mut out).map_err(|e| format!("bad hex: {e}"))?;
+    Ok(out)
+}

@@ -1,0 +1,153 @@
+//! The one place where errors become HTTP responses.
+//!
+//! Every error a client can cause is a 4xx with `{"code": "...", "message": "..."}`
+//! whose code names the problem. A 5xx never carries its cause to the client: the
+//! cause is logged once, here, and the client gets `internal` or `unavailable`.
+
+use crate::auth::AuthError;
+use crate::store::StoreError;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use ledger_core::{DecodeError, Rejection};
+use serde::Serialize;
+use std::fmt;
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, code, message)
+    }
+
+    /// A server-side failure: logged here with its cause, opaque to the client.
+    pub fn internal(cause: impl fmt::Display) -> ApiError {
+        tracing::error!(error = %cause, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the ledger operator has the details",
+        )
+    }
+
+    pub fn unavailable(cause: impl fmt::Display) -> ApiError {
+        tracing::warn!(error = %cause, "service unavailable");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the ledger cannot serve this right now; retry later",
+        )
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header(("Retry-After", "1"));
+        }
+        response.json(Body {
+            code: self.code,
+            message: &self.message,
+        })
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string())
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(r: Rejection) -> ApiError {
+        let status = match r {
+            Rejection::SpentInput { .. } => StatusCode::CONFLICT,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, r.code(), r.to_string())
+    }
+}
+
+impl From<DecodeError> for ApiError {
+    fn from(e: DecodeError) -> ApiError {
+        ApiError::bad_request(e.code(), e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            StoreError::Replay => return ApiError::from(AuthError::Replay),
+            StoreError::ParticipantExists => {
+                return ApiError::conflict("participant_exists", message)
+            }
+            StoreError::UnknownParticipant => {
+                return ApiError::not_found("unknown_participant", message)
+            }
+            StoreError::NotEligible { .. } => {
+                return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not_eligible", message)
+            }
+            StoreError::ZeroAmount => return ApiError::bad_request("zero_amount", message),
+            StoreError::ProposalExists => return ApiError::conflict("proposal_exists", message),
+            StoreError::UnknownProposal => return ApiError::not_found("unknown_proposal", message),
+            StoreError::ProposalNotOpen => return ApiError::conflict("proposal_not_open", message),
+            StoreError::AlreadyApproved => {
+                return ApiError::conflict("duplicate_approval", message)
+            }
+            _ => {}
+        }
+        if e.is_transient() {
+            ApiError::unavailable(e)
+        } else {
+            ApiError::internal(e)
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> ApiError {
+        ApiError::unavailable(e)
+    }
+}

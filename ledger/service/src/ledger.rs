@@ -1,0 +1,586 @@
+//! The ledger: verification, the group-commit writer, issuance, receipts.
+//!
+//! Handlers call into a [`Ledger`]; it parses nothing and knows nothing of HTTP.
+//! Its invariants:
+//!
+//! - a transaction reaches the store only after [`ledger_core::verify`] accepted it
+//!   against a snapshot of its inputs; the store's conditional update then decides
+//!   races, so two spends of one note never both commit;
+//! - one writer thread owns the write path: it drains the queue into batches of up
+//!   to `batch_max` transactions and commits each batch as one database transaction
+//!   and one signed journal block (group commit); a full queue is refused with
+//!   `Busy` (HTTP 503 + `Retry-After`) instead of growing without bound;
+//! - an issue is built by the ledger from an approved proposal (never submitted by a
+//!   client), signed by at least `threshold` distinct active officers, and executes
+//!   the proposal in the same database transaction, so a proposal issues at most once.
+
+use crate::metrics::Metrics;
+use crate::store::{
+    self, ApplyOutcome, BlockDraft, NewNote, NewProposal, NewTransaction, ParticipantStatus,
+    Proposal, ProposalId, ProposalState, Role, SealedBlock, Store, StoreError, TxLocation,
+};
+use ledger_core::journal::{merkle_path, merkle_root, BlockHeader};
+use ledger_core::tx::{IssueOutput, IssueReference, OfficerSignature, PublicBlinding};
+use ledger_core::{
+    verify, Amount, Commitment, IssuancePolicy, Issue, PublicKey, Receipt, Rejection, SecretKey,
+    Signature, StoredNote, Transaction, TxId, TxKind,
+};
+use sha2::{Digest, Sha256, Sha512};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{oneshot, watch};
+
+/// Most transactions committed in one database transaction / block.
+pub const BATCH_MAX_DEFAULT: usize = 256;
+/// Transactions waiting for the writer before new ones are refused.
+pub const QUEUE_DEPTH_MAX_DEFAULT: usize = 4096;
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("{0}")]
+    Rejected(Rejection),
+    #[error("issues are created through issuance proposals, not submitted")]
+    IssueNotSubmittable,
+    #[error("only an active bank may redeem; input {index} is owned by another key")]
+    RedeemByNonBank { index: usize },
+    #[error("the ledger is at capacity; retry shortly")]
+    Busy,
+    #[error("the writer stopped")]
+    WriterGone,
+    #[error("the batch failed to commit: {0}")]
+    CommitFailed(String),
+    #[error("transaction not found")]
+    NotFound,
+    #[error("the officer's approval signature does not verify over the issue digest")]
+    BadApproval,
+    #[error("{0} is not an active {1}")]
+    NotActive(String, &'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+struct Job {
+    tx: NewTransaction,
+    reply: oneshot::Sender<Result<Committed, String>>,
+}
+
+#[derive(Debug, Clone)]
+enum Committed {
+    Receipt(Receipt),
+    Rejected(store::Rejection),
+}
+
+pub struct LedgerConfig {
+    pub database_url: String,
+    pub block_key: SecretKey,
+    pub threshold: usize,
+    pub batch_max: usize,
+    pub queue_depth_max: usize,
+}
+
+pub struct Ledger {
+    store: Store,
+    block_key: PublicKey,
+    threshold: usize,
+    queue: SyncSender<Job>,
+    pub metrics: Metrics,
+    head: watch::Receiver<u64>,
+}
+
+impl Ledger {
+    /// Opens the store (running migrations) and starts the writer thread.
+    pub fn open(config: LedgerConfig, metrics: Metrics) -> Result<Arc<Ledger>, StoreError> {
+        let store = Store::open(&config.database_url)?;
+        let (queue, jobs) = sync_channel(config.queue_depth_max);
+        let (head_tx, head) = watch::channel(0u64);
+        let writer = Writer {
+            store: store.clone(),
+            key: config.block_key.clone(),
+            jobs,
+            batch_max: config.batch_max.clamp(1, store::BATCH_TRANSACTIONS_MAX),
+            metrics: metrics.clone(),
+            head: head_tx,
+        };
+        std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn(move || writer.run())
+            .expect("spawning the writer thread");
+        Ok(Arc::new(Ledger {
+            store,
+            block_key: config.block_key.public_key(),
+            threshold: config.threshold.max(1),
+            queue,
+            metrics,
+            head,
+        }))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        self.block_key
+    }
+
+    pub fn threshold(&self) -> usize {
+        self.threshold
+    }
+
+    /// A receiver that changes whenever a block commits (for long polling).
+    pub fn head(&self) -> watch::Receiver<u64> {
+        self.head.clone()
+    }
+
+    /// Verifies and commits a transfer or redeem; returns its receipt (the first
+    /// receipt again if it was already committed). Blocking: call off the async runtime.
+    pub fn submit(&self, tx: &Transaction) -> Result<Receipt, LedgerError> {
+        if tx.kind() == TxKind::Issue {
+            return Err(LedgerError::IssueNotSubmittable);
+        }
+        let id = tx.id();
+        if let Some(stored) = self.store.transaction(&id.0)? {
+            return Ok(self.receipt_at(id, stored.location)?);
+        }
+        let ids: Vec<[u8; 32]> = tx.inputs().iter().map(|n| n.0).collect();
+        let stored = self.store.notes(&ids)?;
+        let inputs = stored
+            .into_iter()
+            .map(|n| n.map(to_core_note).transpose())
+            .collect::<Result<Vec<_>, _>>()?;
+        let started = Instant::now();
+        let verdict = verify(tx, &inputs, &no_issuers());
+        self.metrics.observe_verify(started.elapsed());
+        if let Err(rejection) = verdict {
+            self.metrics.rejected(rejection.code());
+            return Err(LedgerError::Rejected(rejection));
+        }
+        if tx.kind() == TxKind::Redeem {
+            for (index, input) in inputs.iter().enumerate() {
+                let owner = input.as_ref().expect("verified inputs exist").owner;
+                match self.store.participant_by_key(owner.as_bytes())? {
+                    Some(p) if p.role == Role::Bank && p.status == ParticipantStatus::Active => {}
+                    _ => {
+                        self.metrics.rejected("redeem_not_bank");
+                        return Err(LedgerError::RedeemByNonBank { index });
+                    }
+                }
+            }
+        }
+        self.commit(tx, new_transaction(tx, id, None))
+    }
+
+    fn commit(&self, tx: &Transaction, new: NewTransaction) -> Result<Receipt, LedgerError> {
+        let (reply, answer) = oneshot::channel();
+        match self.queue.try_send(Job { tx: new, reply }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                self.metrics.rejected("busy");
+                return Err(LedgerError::Busy);
+            }
+            Err(TrySendError::Disconnected(_)) => return Err(LedgerError::WriterGone),
+        }
+        self.metrics.queue_depth_add(1);
+        let outcome = answer
+            .blocking_recv()
+            .map_err(|_| LedgerError::WriterGone)?;
+        match outcome {
+            Ok(Committed::Receipt(receipt)) => {
+                self.metrics.accepted(tx.kind().as_str());
+                Ok(receipt)
+            }
+            Ok(Committed::Rejected(r)) => {
+                let rejection = store_rejection(tx, &r);
+                self.metrics.rejected(rejection.code());
+                Err(LedgerError::Rejected(rejection))
+            }
+            Err(e) => Err(LedgerError::CommitFailed(e)),
+        }
+    }
+
+    /// The receipt of a committed transaction.
+    pub fn receipt(&self, id: &TxId) -> Result<Option<(Transaction, Receipt)>, LedgerError> {
+        let Some(stored) = self.store.transaction(&id.0)? else {
+            return Ok(None);
+        };
+        let tx = Transaction::decode(&stored.encoded)
+            .map_err(|_| StoreError::Corrupt("stored transaction does not decode"))?;
+        Ok(Some((tx, self.receipt_at(*id, stored.location)?)))
+    }
+
+    fn receipt_at(&self, id: TxId, location: TxLocation) -> Result<Receipt, StoreError> {
+        stored_receipt(&self.store, id, location)
+    }
+
+    /// The issue a proposal executes: fully determined by the proposal and the bank,
+    /// so every officer signs the same digest.
+    pub fn issue_for(&self, proposal: &Proposal) -> Result<Issue, LedgerError> {
+        let bank = self
+            .store
+            .participant(&proposal.bank_id)?
+            .ok_or(StoreError::UnknownParticipant)?;
+        let owner = PublicKey::from_bytes(&bank.spend_public_key)
+            .map_err(|_| StoreError::Corrupt("bank key"))?;
+        Ok(issue_body(
+            &proposal.id,
+            owner,
+            Amount::new(proposal.amount),
+        ))
+    }
+
+    pub fn propose(
+        &self,
+        officer_id: &str,
+        bank_id: &str,
+        amount: u64,
+    ) -> Result<Proposal, LedgerError> {
+        let mut id = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
+        let id = ProposalId(id);
+        self.store.create_proposal(&NewProposal {
+            id,
+            bank_id: bank_id.to_string(),
+            amount,
+            proposer_id: officer_id.to_string(),
+            created_at_unix_ms: now_ms(),
+        })?;
+        Ok(self
+            .store
+            .proposal(&id)?
+            .ok_or(StoreError::UnknownProposal)?)
+    }
+
+    /// Records `officer`'s approval (a signature over the issue digest) and executes
+    /// the proposal once `threshold` distinct active officers approved. Returns the
+    /// proposal's state afterwards and, if it executed now, the issue's receipt.
+    pub fn approve(
+        &self,
+        officer_id: &str,
+        officer_key: &PublicKey,
+        proposal_id: &ProposalId,
+        signature: &Signature,
+    ) -> Result<(Proposal, Option<Receipt>), LedgerError> {
+        let proposal = self
+            .store
+            .proposal(proposal_id)?
+            .ok_or(StoreError::UnknownProposal)?;
+        if proposal.state != ProposalState::Open {
+            return Err(StoreError::ProposalNotOpen.into());
+        }
+        let issue = self.issue_for(&proposal)?;
+        officer_key
+            .verify(ledger_core::Purpose::Officer, &issue.digest(), signature)
+            .map_err(|_| LedgerError::BadApproval)?;
+        self.store
+            .approve_proposal(proposal_id, officer_id, &signature.to_bytes(), now_ms())?;
+        let receipt = self.try_execute(&proposal, issue)?;
+        let proposal = self
+            .store
+            .proposal(proposal_id)?
+            .ok_or(StoreError::UnknownProposal)?;
+        Ok((proposal, receipt))
+    }
+
+    fn try_execute(
+        &self,
+        proposal: &Proposal,
+        mut issue: Issue,
+    ) -> Result<Option<Receipt>, LedgerError> {
+        let policy = self.issuance_policy()?;
+        let mut signatures = Vec::new();
+        for approval in self.store.approvals(&proposal.id)? {
+            let Some(officer) = self.store.participant(&approval.officer_id)? else {
+                continue;
+            };
+            if officer.status != ParticipantStatus::Active || officer.role != Role::Officer {
+                continue;
+            }
+            let (Ok(key), Ok(sig_bytes)) = (
+                PublicKey::from_bytes(&officer.spend_public_key),
+                <[u8; 64]>::try_from(approval.signature.as_slice()),
+            ) else {
+                return Err(StoreError::Corrupt("approval").into());
+            };
+            let signature = Signature::from_bytes(&sig_bytes)
+                .map_err(|_| StoreError::Corrupt("approval signature"))?;
+            signatures.push(OfficerSignature {
+                officer: key,
+                signature,
+            });
+        }
+        if signatures.len() < policy.threshold {
+            return Ok(None);
+        }
+        // Canonical order: by officer key, so the issue id does not depend on who approved first.
+        signatures.sort_by_key(|s| s.officer);
+        issue.officer_signatures = signatures;
+        let tx = Transaction::Issue(issue);
+        verify(&tx, &[], &policy).map_err(LedgerError::Rejected)?;
+        let id = tx.id();
+        match self.commit(&tx, new_transaction(&tx, id, Some(proposal.id))) {
+            Ok(receipt) => Ok(Some(receipt)),
+            // Another approval executed it concurrently: not an error for this approver.
+            Err(LedgerError::Rejected(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The active officers and the threshold.
+    pub fn issuance_policy(&self) -> Result<IssuancePolicy, StoreError> {
+        let officers = self
+            .store
+            .participants()?
+            .into_iter()
+            .filter(|p| p.role == Role::Officer && p.status == ParticipantStatus::Active)
+            .map(|p| {
+                PublicKey::from_bytes(&p.spend_public_key)
+                    .map_err(|_| StoreError::Corrupt("officer key"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(IssuancePolicy {
+            officers,
+            threshold: self.threshold,
+        })
+    }
+}
+
+fn no_issuers() -> IssuancePolicy {
+    IssuancePolicy {
+        officers: Vec::new(),
+        threshold: usize::MAX,
+    }
+}
+
+/// The issue of a proposal: one output to the bank, with reference and (public)
+/// blinding derived from the proposal id.
+pub fn issue_body(proposal: &ProposalId, bank: PublicKey, amount: Amount) -> Issue {
+    let reference: [u8; 32] = Sha256::new()
+        .chain_update(b"cbdc.issuance.reference.v1")
+        .chain_update(proposal.0)
+        .finalize()
+        .into();
+    let wide: [u8; 64] = Sha512::new()
+        .chain_update(b"cbdc.issuance.blinding.v1")
+        .chain_update(proposal.0)
+        .finalize()
+        .into();
+    Issue {
+        reference: IssueReference(reference),
+        outputs: vec![IssueOutput {
+            owner: bank,
+            value: amount,
+            blinding: PublicBlinding::from_uniform_bytes(&wide),
+        }],
+        officer_signatures: Vec::new(),
+    }
+}
+
+fn to_core_note(note: store::StoredNote) -> Result<StoredNote, StoreError> {
+    Ok(StoredNote {
+        owner: PublicKey::from_bytes(&note.owner).map_err(|_| StoreError::Corrupt("note owner"))?,
+        commitment: Commitment::from_bytes(&note.commitment)
+            .map_err(|_| StoreError::Corrupt("note commitment"))?,
+        spent: note.spent.is_some(),
+    })
+}
+
+/// The rows the store writes for a verified transaction.
+pub fn new_transaction(tx: &Transaction, id: TxId, proposal: Option<ProposalId>) -> NewTransaction {
+    let outputs = tx
+        .created_notes()
+        .into_iter()
+        .map(|n| NewNote {
+            id: n.id.0,
+            owner: n.owner.to_bytes(),
+            commitment: n.commitment.to_bytes(),
+            memo: n.memo.map(|m| m.to_bytes().to_vec()).unwrap_or_default(),
+        })
+        .collect();
+    let (kernel_excess, issued, burned) = match tx {
+        Transaction::Issue(issue) => {
+            let (amount, blinding) = issue.totals().expect("verified issues do not overflow");
+            (
+                None,
+                Some((amount.minor_units(), blinding.to_bytes())),
+                None,
+            )
+        }
+        Transaction::Transfer(spend) => (Some(spend.kernel.excess.to_bytes()), None, None),
+        Transaction::Redeem(spend) => (
+            Some(spend.kernel.excess.to_bytes()),
+            None,
+            Some(spend.burned.minor_units()),
+        ),
+    };
+    NewTransaction {
+        id: id.0,
+        kind: match tx.kind() {
+            TxKind::Issue => store::TxKind::Issue,
+            TxKind::Transfer => store::TxKind::Transfer,
+            TxKind::Redeem => store::TxKind::Redeem,
+        },
+        encoded: tx.encode(),
+        inputs: tx.inputs().iter().map(|n| n.0).collect(),
+        outputs,
+        kernel_excess,
+        issued,
+        burned,
+        executes_proposal: proposal,
+    }
+}
+
+fn store_rejection(tx: &Transaction, r: &store::Rejection) -> Rejection {
+    let index_of = |id: &[u8; 32]| tx.inputs().iter().position(|n| &n.0 == id).unwrap_or(0);
+    match r {
+        store::Rejection::DoubleSpend(id) => Rejection::SpentInput {
+            index: index_of(id),
+        },
+        store::Rejection::UnknownInput(id) => Rejection::UnknownInput {
+            index: index_of(id),
+        },
+        // Everything else means the store disagrees with a transaction `verify` accepted,
+        // or a proposal that executed concurrently: report it as a conflict on input 0.
+        _ => Rejection::SpentInput { index: 0 },
+    }
+}
+
+/// Builds the header of a block from the store's draft and signs it.
+pub fn seal(key: &SecretKey, draft: &BlockDraft) -> (BlockHeader, SealedBlock) {
+    let ids: Vec<TxId> = draft.transaction_ids.iter().map(|id| TxId(*id)).collect();
+    let header = BlockHeader {
+        height: draft.height,
+        prev_hash: draft.prev_hash,
+        merkle_root: merkle_root(&ids),
+        tx_count: u32::try_from(ids.len()).expect("batches are bounded"),
+        time_ms: now_ms(),
+    };
+    let signature = header.sign(key, &mut rand::rngs::OsRng);
+    let sealed = SealedBlock {
+        header: header.to_bytes().to_vec(),
+        hash: header.hash(),
+        merkle_root: header.merkle_root,
+        time_unix_ms: header.time_ms,
+        signature: signature.to_bytes().to_vec(),
+    };
+    (header, sealed)
+}
+
+/// The receipt of `ids[index]` in the block `sealed`.
+pub fn receipt_from(
+    sealed: &SealedBlock,
+    id: TxId,
+    index: u32,
+    ids: &[TxId],
+) -> Result<Receipt, StoreError> {
+    let block =
+        BlockHeader::from_bytes(&sealed.header).map_err(|_| StoreError::Corrupt("block header"))?;
+    let signature = <[u8; 64]>::try_from(sealed.signature.as_slice())
+        .ok()
+        .and_then(|b| Signature::from_bytes(&b).ok())
+        .ok_or(StoreError::Corrupt("block signature"))?;
+    let position = usize::try_from(index).map_err(|_| StoreError::Corrupt("tx index"))?;
+    if ids.get(position) != Some(&id) {
+        return Err(StoreError::Corrupt("transaction not at its recorded index"));
+    }
+    Ok(Receipt {
+        tx_id: id,
+        block,
+        block_signature: signature,
+        index,
+        path: merkle_path(ids, position),
+    })
+}
+
+struct Writer {
+    store: Store,
+    key: SecretKey,
+    jobs: Receiver<Job>,
+    batch_max: usize,
+    metrics: Metrics,
+    head: watch::Sender<u64>,
+}
+
+impl Writer {
+    fn run(self) {
+        while let Ok(first) = self.jobs.recv() {
+            let mut jobs = vec![first];
+            while jobs.len() < self.batch_max {
+                match self.jobs.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.metrics
+                .queue_depth_add(-i64::try_from(jobs.len()).unwrap_or(0));
+            self.metrics.observe_batch(jobs.len());
+            self.commit(jobs);
+        }
+    }
+
+    fn commit(&self, jobs: Vec<Job>) {
+        let batch: Vec<NewTransaction> = jobs.iter().map(|j| j.tx.clone()).collect();
+        let mut sealed_block: Option<(BlockHeader, SealedBlock, Vec<TxId>)> = None;
+        let started = Instant::now();
+        let result = self.store.apply_batch(batch, |draft| {
+            let (header, sealed) = seal(&self.key, &draft);
+            let ids = draft.transaction_ids.iter().map(|id| TxId(*id)).collect();
+            sealed_block = Some((header, sealed.clone(), ids));
+            sealed
+        });
+        self.metrics.observe_commit(started.elapsed());
+        match result {
+            Ok(outcomes) => {
+                for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                    let id = TxId(job.tx.id);
+                    let answer = match outcome {
+                        ApplyOutcome::Accepted(location) => {
+                            let (_, sealed, ids) = sealed_block
+                                .as_ref()
+                                .expect("accepted implies a sealed block");
+                            receipt_from(sealed, id, location.index, ids)
+                                .map(Committed::Receipt)
+                                .map_err(|e| e.to_string())
+                        }
+                        ApplyOutcome::Duplicate(location) => {
+                            stored_receipt(&self.store, id, location)
+                                .map(Committed::Receipt)
+                                .map_err(|e| e.to_string())
+                        }
+                        ApplyOutcome::Rejected(r) => Ok(Committed::Rejected(r)),
+                    };
+                    let _ = job.reply.send(answer);
+                }
+                if let Some((header, _, _)) = sealed_block {
+                    self.head.send_replace(header.height + 1);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "batch commit failed");
+                for job in jobs {
+                    let _ = job.reply.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// The receipt of a transaction committed at `location`, rebuilt from the journal.
+fn stored_receipt(store: &Store, id: TxId, location: TxLocation) -> Result<Receipt, StoreError> {
+    let block = store
+        .block(location.height)?
+        .ok_or(StoreError::Corrupt("block of a committed transaction"))?;
+    let ids: Vec<TxId> = store
+        .block_transaction_ids(location.height)?
+        .into_iter()
+        .map(TxId)
+        .collect();
+    receipt_from(&block.sealed, id, location.index, &ids)
+}

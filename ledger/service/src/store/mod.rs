@@ -1,0 +1,235 @@
+//! The ledger's storage: already-verified transactions as rows of bytes, on
+//! PostgreSQL (production, tests) or SQLite (embedded devnet), through diesel.
+//!
+//! The store does no cryptography and depends on none: it is handed verified
+//! transactions and sealed blocks, and keeps these invariants, whatever the
+//! concurrency:
+//!
+//! * **A note is spent at most once.** Every spend is one conditional update,
+//!   `UPDATE notes SET spent_by = $tx ... WHERE id = $input AND spent_by IS NULL`,
+//!   whose affected-row count decides; two racing spends cannot both see 1, on
+//!   any isolation level (PostgreSQL runs at its default, READ COMMITTED).
+//! * **A transaction is all or nothing, a batch is one database transaction.**
+//!   Each transaction of a batch runs inside a savepoint; a rejected one rolls
+//!   back to it and the rest of the batch commits together with its block.
+//! * **Idempotency.** A transaction id is stored once; resubmitting it returns
+//!   the location of the first commit ([`ApplyOutcome::Duplicate`]).
+//! * **A chain, and an ordered feed.** Block heights are consecutive from 0,
+//!   each block records the previous block's hash, and events are numbered
+//!   gap-free in commit order, because every batch first locks the single
+//!   `chain_head` row (see `apply.rs`).
+//! * **No wrapped money.** Amounts are `u64` in the domain and `BIGINT` in the
+//!   database, converted with checked conversions; values above `i64::MAX` are
+//!   refused, never wrapped.
+//!
+//! [`Store::open`] takes one URL: `postgres://` or `postgresql://` selects
+//! PostgreSQL, anything else is a SQLite file path. The migrations for that
+//! backend (`migrations/ledger/{postgres,sqlite}`, embedded at build time) are
+//! applied before the store is returned.
+
+mod apply;
+mod error;
+mod governance;
+mod read;
+mod records;
+mod schema;
+mod types;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection, R2D2Connection};
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub use apply::{BATCH_TRANSACTIONS_MAX, NOTES_PER_TRANSACTION_MAX};
+pub use error::StoreError;
+pub use governance::{
+    Approval, NewParticipant, NewProposal, Participant, ParticipantStatus, Proposal, ProposalState,
+    Role, APPROVAL_SIGNATURE_BYTES_MAX,
+};
+pub use read::SupplySnapshot;
+pub use records::NONCE_BYTES_MAX;
+pub use types::*;
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations =
+    embed_migrations!("../../migrations/ledger/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/ledger/sqlite");
+
+/// A connection to either backend; queries written against it run on both.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    /// PostgreSQL.
+    Postgresql(PgConnection),
+    /// SQLite.
+    Sqlite(SqliteConnection),
+}
+
+/// Which database a [`Store`] runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL, from a `postgres://` or `postgresql://` URL.
+    Postgres,
+    /// SQLite, from a file path.
+    Sqlite,
+}
+
+impl Backend {
+    /// The backend a URL selects: PostgreSQL for `postgres://` and
+    /// `postgresql://`, SQLite for anything else (a file path).
+    pub fn of_url(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// Limits of the connection pool.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreConfig {
+    /// Connections kept open at most.
+    pub pool_size_max: u32,
+    /// How long a caller waits for a free connection before `Unavailable`.
+    pub pool_timeout: Duration,
+    /// How long SQLite waits for another connection's write lock.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            pool_size_max: 8,
+            pool_timeout: Duration::from_secs(30),
+            sqlite_busy_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The ledger's store: a pool of connections to one database.
+///
+/// Cheap to clone; clones share the pool. All methods block: call them from a
+/// blocking thread pool in async code.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<ConnectionManager>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens the database at `url` with the default [`StoreConfig`] and applies
+    /// pending migrations.
+    pub fn open(url: &str) -> Result<Store, StoreError> {
+        Store::open_with(url, StoreConfig::default())
+    }
+
+    /// Opens the database at `url` and applies pending migrations.
+    pub fn open_with(url: &str, config: StoreConfig) -> Result<Store, StoreError> {
+        let backend = Backend::of_url(url);
+        if backend == Backend::Sqlite && (url.is_empty() || url.contains(":memory:")) {
+            // Each pooled connection would get its own empty in-memory database.
+            return Err(StoreError::UnsupportedUrl(
+                "SQLite needs a file path, not an in-memory database",
+            ));
+        }
+        let manager = ConnectionManager {
+            url: url.to_owned(),
+            backend,
+            sqlite_busy_timeout: config.sqlite_busy_timeout,
+        };
+        let pool = Pool::builder()
+            .max_size(config.pool_size_max)
+            .connection_timeout(config.pool_timeout)
+            .build(manager)
+            .map_err(StoreError::Unavailable)?;
+        let store = Store { pool, backend };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The backend this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn connection(&self) -> Result<PooledConnection<ConnectionManager>, StoreError> {
+        self.pool.get().map_err(StoreError::Unavailable)
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.connection()?;
+        let result = match &mut *conn {
+            AnyConnection::Postgresql(pg) => {
+                // Several service instances may start at once: one migrates,
+                // the others wait and then find nothing pending.
+                pg.batch_execute("SELECT pg_advisory_lock(7236554726150660)")?;
+                let result = pg.run_pending_migrations(POSTGRES_MIGRATIONS).map(drop);
+                pg.batch_execute("SELECT pg_advisory_unlock(7236554726150660)")?;
+                result
+            }
+            AnyConnection::Sqlite(sqlite) => {
+                sqlite.run_pending_migrations(SQLITE_MIGRATIONS).map(drop)
+            }
+        };
+        result.map_err(|error| StoreError::Migration(error.to_string()))
+    }
+}
+
+/// Opens connections of the backend the URL names (rather than trying each
+/// backend in turn, as `AnyConnection::establish` does) and configures SQLite.
+struct ConnectionManager {
+    url: String,
+    backend: Backend,
+    sqlite_busy_timeout: Duration,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = AnyConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url)
+                .map(AnyConnection::Postgresql)
+                .map_err(r2d2::Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut conn =
+                    SqliteConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
+                // busy_timeout first, so that switching to WAL (which takes a lock)
+                // waits for the connections opened beside this one. WAL lets
+                // readers run beside the writer; busy_timeout makes a
+                // writer wait for the lock instead of failing; SQLite checks
+                // foreign keys only when asked, per connection. synchronous=FULL
+                // keeps every acknowledged commit across a power loss.
+                let busy_ms = self.sqlite_busy_timeout.as_millis();
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {busy_ms}; \
+                     PRAGMA journal_mode = WAL; \
+                     PRAGMA foreign_keys = ON; \
+                     PRAGMA synchronous = FULL;"
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        conn.is_broken()
+    }
+}

@@ -1,0 +1,13 @@
+DROP TABLE audits;
+DROP TABLE request_nonces;
+DROP TABLE issuance_approvals;
+DROP TABLE issuance_proposals;
+DROP TABLE participants;
+DROP TABLE events;
+DROP TABLE redemptions;
+DROP TABLE issuances;
+DROP TABLE kernels;
+DROP TABLE notes;
+DROP TABLE transactions;
+DROP TABLE blocks;
+DROP TABLE chain_head;
