@@ -185,5 +185,32 @@ fn audit_benches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, transfer_benches, audit_benches);
+/// Verification of 64 transfers: one by one (the baseline) and in one batch.
+fn batch_benches(c: &mut Criterion) {
+    let mut s = setup();
+    let txs: Vec<Transaction> = (0..64).map(|_| transfer(&mut s).tx).collect();
+    let inputs = vec![Some(s.stored.clone())];
+    let items: Vec<(&Transaction, &[Option<StoredNote>])> =
+        txs.iter().map(|tx| (tx, inputs.as_slice())).collect();
+    let mut group = c.benchmark_group("verify 64 transfers");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(8));
+    group.bench_function("one by one (verify)", |b| {
+        b.iter(|| {
+            for (tx, inputs) in &items {
+                verify(black_box(tx), inputs, &s.policy).unwrap();
+            }
+        })
+    });
+    let mut rng = ChaCha20Rng::seed_from_u64(64);
+    group.bench_function("batch (verify_batch)", |b| {
+        b.iter(|| {
+            let results = verify_batch(black_box(&items), &s.policy, &mut rng);
+            assert!(results.iter().all(Result::is_ok));
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, transfer_benches, audit_benches, batch_benches);
 criterion_main!(benches);

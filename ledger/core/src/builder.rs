@@ -300,12 +300,10 @@ fn prove_range<R: RngCore + CryptoRng>(
     use zeroize::Zeroize;
     values.zeroize();
     blindings.zeroize();
-    let bytes = proof.to_bytes();
-    Some(AggregateRangeProof {
-        proof,
-        bytes,
-        parties: m,
-    })
+    let proof =
+        AggregateRangeProof::from_bytes(&proof.to_bytes()).expect("a proof made here parses");
+    debug_assert_eq!(proof.parties(), m);
+    Some(proof)
 }
 
 fn shuffle<T, R: RngCore>(items: &mut [T], rng: &mut R) {

@@ -228,7 +228,7 @@ pub enum KeyError {
     ZeroSecret,
 }
 
-fn challenge(
+pub(crate) fn challenge(
     purpose: Purpose,
     generator: &RistrettoPoint,
     public: &CompressedRistretto,
@@ -237,11 +237,28 @@ fn challenge(
 ) -> Scalar {
     let mut t = Transcript::new(SCHNORR_DOMAIN);
     t.append_message(b"purpose", purpose.label());
-    t.append_point(b"G", &generator.compress());
+    t.append_point(b"G", &compressed_generator(generator));
     t.append_point(b"P", public);
     t.append_message(b"message", message);
     t.append_point(b"R", r);
     t.challenge_scalar(b"c")
+}
+
+/// The compressed form of a generator, without an inversion for the two in use.
+fn compressed_generator(generator: &RistrettoPoint) -> CompressedRistretto {
+    use std::sync::OnceLock;
+    static KNOWN: OnceLock<[(RistrettoPoint, CompressedRistretto); 2]> = OnceLock::new();
+    let known = KNOWN.get_or_init(|| {
+        let pc = crate::commitment::pedersen_gens();
+        [
+            (pc.B, pc.B.compress()),
+            (pc.B_blinding, pc.B_blinding.compress()),
+        ]
+    });
+    known
+        .iter()
+        .find(|(point, _)| point == generator)
+        .map_or_else(|| generator.compress(), |(_, compressed)| *compressed)
 }
 
 /// Signs over an arbitrary generator; `public` must be `secret·generator`.

@@ -24,6 +24,7 @@
 //! | [`journal`] | signed blocks, Merkle inclusion, receipts |
 //! | [`builder`] | building transfers, redeems and issues |
 //! | [`verify`] | validation, rejection reasons in order of precedence |
+//! | [`batch`] | batch verification of many transactions in one multiscalar multiplication |
 //! | [`audit`] | the supply audit |
 
 #![forbid(unsafe_code)]
@@ -32,6 +33,7 @@
 pub mod address;
 pub mod amount;
 pub mod audit;
+pub mod batch;
 pub mod builder;
 pub mod commitment;
 pub mod encoding;
@@ -46,6 +48,7 @@ pub mod verify;
 pub use address::{Address, AddressError};
 pub use amount::Amount;
 pub use audit::{AuditError, Supply, SupplyAudit};
+pub use batch::verify_batch;
 pub use builder::{
     build_issue, build_redeem, build_transfer, BuildError, Built, BuiltOutput, OwnedNote, Payment,
 };

@@ -226,6 +226,9 @@ pub struct AggregateRangeProof {
     pub(crate) bytes: Vec<u8>,
     /// The number of values proven: a power of two.
     pub(crate) parties: usize,
+    /// The proof's points, decompressed once: `A, S, T₁, T₂, L₀, R₀, L₁, R₁, …`
+    /// (for [`crate::batch`]).
+    pub(crate) points: Vec<RistrettoPoint>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -255,16 +258,22 @@ impl AggregateRangeProof {
         // Points: A, S, T1, T2 at 0..4, then L/R pairs after the 3 scalars.
         let rounds = 2 * (RANGE_PROOF_BITS * parties).trailing_zeros() as usize;
         let point_chunks = (0..4).chain(7..7 + rounds);
+        let mut points = Vec::with_capacity(4 + rounds);
         for chunk in point_chunks {
             let mut p = [0u8; 32];
             p.copy_from_slice(&bytes[32 * chunk..32 * chunk + 32]);
-            Point::from_bytes(&p).map_err(|_| RangeProofFormatError::Point)?;
+            points.push(
+                Point::from_bytes(&p)
+                    .map_err(|_| RangeProofFormatError::Point)?
+                    .point,
+            );
         }
         // The last two scalars (a, b) are checked by `RangeProof::from_bytes`.
         Ok(AggregateRangeProof {
             proof,
             bytes: bytes.to_vec(),
             parties,
+            points,
         })
     }
 

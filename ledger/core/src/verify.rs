@@ -145,11 +145,12 @@ pub fn verify(
     }
 }
 
-fn verify_spend(
+/// Steps 2 and 3 of a spend's checks (state, balance): everything but the proofs
+/// and signatures. Returns the stored inputs.
+pub(crate) fn precheck_spend<'a>(
     spend: &Spend,
-    digest: &[u8; 32],
-    inputs: &[Option<StoredNote>],
-) -> Result<(), Rejection> {
+    inputs: &'a [Option<StoredNote>],
+) -> Result<Vec<&'a StoredNote>, Rejection> {
     let mut stored = Vec::with_capacity(inputs.len());
     for (index, input) in inputs.iter().enumerate() {
         let note = input.as_ref().ok_or(Rejection::UnknownInput { index })?;
@@ -161,6 +162,15 @@ fn verify_spend(
     if excess_of(spend, &stored) != spend.kernel.excess.point() {
         return Err(Rejection::Unbalanced);
     }
+    Ok(stored)
+}
+
+fn verify_spend(
+    spend: &Spend,
+    digest: &[u8; 32],
+    inputs: &[Option<StoredNote>],
+) -> Result<(), Rejection> {
+    let stored = precheck_spend(spend, inputs)?;
     verify_with(
         &crate::commitment::pedersen_gens().B_blinding,
         &spend.kernel.excess.0,
