@@ -2,7 +2,7 @@
 
 use crate::keys;
 use anyhow::{bail, Context, Result};
-use ledger_service::ledger::{Ledger, LedgerConfig, BATCH_MAX_DEFAULT, QUEUE_DEPTH_MAX_DEFAULT};
+use ledger_service::ledger::{Ledger, LedgerConfig};
 use ledger_service::metrics::Metrics;
 use ledger_service::store::{NewParticipant, Role, StoreError};
 use serde::Deserialize;
@@ -116,13 +116,7 @@ impl ServeArgs {
 pub fn open_ledger(settings: &Settings) -> Result<Arc<Ledger>> {
     let block_key = keys::signing_or_create(&settings.block_key)?;
     let ledger = Ledger::open(
-        LedgerConfig {
-            database_url: settings.database_url.clone(),
-            block_key,
-            threshold: settings.threshold,
-            batch_max: BATCH_MAX_DEFAULT,
-            queue_depth_max: QUEUE_DEPTH_MAX_DEFAULT,
-        },
+        LedgerConfig::new(settings.database_url.clone(), block_key, settings.threshold),
         Metrics::new(),
     )
     .with_context(|| "opening the ledger database".to_string())?;

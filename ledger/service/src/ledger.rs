@@ -67,15 +67,19 @@ pub enum LedgerError {
     Store(#[from] StoreError),
 }
 
+type Reply = oneshot::Sender<Result<Receipt, LedgerError>>;
+
+/// A verified transaction on its way to the writer.
 struct Job {
     tx: NewTransaction,
-    reply: oneshot::Sender<Result<Committed, String>>,
+    reply: Reply,
 }
 
-#[derive(Debug, Clone)]
-enum Committed {
-    Receipt(Receipt),
-    Rejected(store::Rejection),
+/// A submitted transaction on its way to a verifier.
+struct VerifyJob {
+    tx: Transaction,
+    id: TxId,
+    reply: Reply,
 }
 
 pub struct LedgerConfig {
@@ -84,6 +88,21 @@ pub struct LedgerConfig {
     pub threshold: usize,
     pub batch_max: usize,
     pub queue_depth_max: usize,
+    /// Verifier threads (default: one per core).
+    pub verifiers: usize,
+}
+
+impl LedgerConfig {
+    pub fn new(database_url: String, block_key: SecretKey, threshold: usize) -> LedgerConfig {
+        LedgerConfig {
+            database_url,
+            block_key,
+            threshold,
+            batch_max: BATCH_MAX_DEFAULT,
+            queue_depth_max: QUEUE_DEPTH_MAX_DEFAULT,
+            verifiers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
 }
 
 pub struct Ledger {
@@ -91,6 +110,7 @@ pub struct Ledger {
     block_key: PublicKey,
     threshold: usize,
     queue: SyncSender<Job>,
+    verify_queue: crossbeam_channel::Sender<VerifyJob>,
     pub metrics: Metrics,
     head: watch::Receiver<u64>,
 }
@@ -113,11 +133,26 @@ impl Ledger {
             .name("ledger-writer".into())
             .spawn(move || writer.run())
             .expect("spawning the writer thread");
+        let (verify_queue, verify_jobs) = crossbeam_channel::bounded(config.queue_depth_max);
+        for i in 0..config.verifiers.max(1) {
+            let verifier = Verifier {
+                store: store.clone(),
+                jobs: verify_jobs.clone(),
+                writer: queue.clone(),
+                batch_max: config.batch_max.clamp(1, store::BATCH_TRANSACTIONS_MAX),
+                metrics: metrics.clone(),
+            };
+            std::thread::Builder::new()
+                .name(format!("ledger-verifier-{i}"))
+                .spawn(move || verifier.run())
+                .expect("spawning a verifier thread");
+        }
         Ok(Arc::new(Ledger {
             store,
             block_key: config.block_key.public_key(),
             threshold: config.threshold.max(1),
             queue,
+            verify_queue,
             metrics,
             head,
         }))
@@ -142,6 +177,10 @@ impl Ledger {
 
     /// Verifies and commits a transfer or redeem; returns its receipt (the first
     /// receipt again if it was already committed). Blocking: call off the async runtime.
+    ///
+    /// The transaction joins the verification queue; a verifier verifies it in a
+    /// batch with whatever else is waiting, and passes it to the writer, which
+    /// commits it in a batch. A full queue is `Busy`.
     pub fn submit(&self, tx: &Transaction) -> Result<Receipt, LedgerError> {
         if tx.kind() == TxKind::Issue {
             return Err(LedgerError::IssueNotSubmittable);
@@ -150,35 +189,29 @@ impl Ledger {
         if let Some(stored) = self.store.transaction(&id.0)? {
             return Ok(self.receipt_at(id, stored.location)?);
         }
-        let ids: Vec<[u8; 32]> = tx.inputs().iter().map(|n| n.0).collect();
-        let stored = self.store.notes(&ids)?;
-        let inputs = stored
-            .into_iter()
-            .map(|n| n.map(to_core_note).transpose())
-            .collect::<Result<Vec<_>, _>>()?;
-        let started = Instant::now();
-        let verdict = verify(tx, &inputs, &no_issuers());
-        self.metrics.observe_verify(started.elapsed());
-        if let Err(rejection) = verdict {
-            self.metrics.rejected(rejection.code());
-            return Err(LedgerError::Rejected(rejection));
-        }
-        if tx.kind() == TxKind::Redeem {
-            for (index, input) in inputs.iter().enumerate() {
-                let owner = input.as_ref().expect("verified inputs exist").owner;
-                match self.store.participant_by_key(owner.as_bytes())? {
-                    Some(p) if p.role == Role::Bank && p.status == ParticipantStatus::Active => {}
-                    _ => {
-                        self.metrics.rejected("redeem_not_bank");
-                        return Err(LedgerError::RedeemByNonBank { index });
-                    }
-                }
+        let (reply, answer) = oneshot::channel();
+        match self.verify_queue.try_send(VerifyJob {
+            tx: tx.clone(),
+            id,
+            reply,
+        }) {
+            Ok(()) => {}
+            Err(crossbeam_channel::TrySendError::Full(_)) => {
+                self.metrics.rejected("busy");
+                return Err(LedgerError::Busy);
+            }
+            Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
+                return Err(LedgerError::WriterGone)
             }
         }
-        self.commit(tx, new_transaction(tx, id, None))
+        self.metrics.queue_depth_add(1);
+        answer
+            .blocking_recv()
+            .map_err(|_| LedgerError::WriterGone)?
     }
 
-    fn commit(&self, tx: &Transaction, new: NewTransaction) -> Result<Receipt, LedgerError> {
+    /// Sends an already verified transaction to the writer and waits for its receipt.
+    fn commit(&self, new: NewTransaction) -> Result<Receipt, LedgerError> {
         let (reply, answer) = oneshot::channel();
         match self.queue.try_send(Job { tx: new, reply }) {
             Ok(()) => {}
@@ -189,21 +222,9 @@ impl Ledger {
             Err(TrySendError::Disconnected(_)) => return Err(LedgerError::WriterGone),
         }
         self.metrics.queue_depth_add(1);
-        let outcome = answer
+        answer
             .blocking_recv()
-            .map_err(|_| LedgerError::WriterGone)?;
-        match outcome {
-            Ok(Committed::Receipt(receipt)) => {
-                self.metrics.accepted(tx.kind().as_str());
-                Ok(receipt)
-            }
-            Ok(Committed::Rejected(r)) => {
-                let rejection = store_rejection(tx, &r);
-                self.metrics.rejected(rejection.code());
-                Err(LedgerError::Rejected(rejection))
-            }
-            Err(e) => Err(LedgerError::CommitFailed(e)),
-        }
+            .map_err(|_| LedgerError::WriterGone)?
     }
 
     /// The receipt of a committed transaction.
@@ -325,7 +346,7 @@ impl Ledger {
         let tx = Transaction::Issue(issue);
         verify(&tx, &[], &policy).map_err(LedgerError::Rejected)?;
         let id = tx.id();
-        match self.commit(&tx, new_transaction(&tx, id, Some(proposal.id))) {
+        match self.commit(new_transaction(&tx, id, Some(proposal.id))) {
             Ok(receipt) => Ok(Some(receipt)),
             // Another approval executed it concurrently: not an error for this approver.
             Err(LedgerError::Rejected(_)) => Ok(None),
@@ -437,8 +458,8 @@ pub fn new_transaction(tx: &Transaction, id: TxId, proposal: Option<ProposalId>)
     }
 }
 
-fn store_rejection(tx: &Transaction, r: &store::Rejection) -> Rejection {
-    let index_of = |id: &[u8; 32]| tx.inputs().iter().position(|n| &n.0 == id).unwrap_or(0);
+fn store_rejection(tx: &NewTransaction, r: &store::Rejection) -> Rejection {
+    let index_of = |id: &[u8; 32]| tx.inputs.iter().position(|n| n == id).unwrap_or(0);
     match r {
         store::Rejection::DoubleSpend(id) => Rejection::SpentInput {
             index: index_of(id),
@@ -542,19 +563,20 @@ impl Writer {
                     let id = TxId(job.tx.id);
                     let answer = match outcome {
                         ApplyOutcome::Accepted(location) => {
+                            self.metrics.accepted(job.tx.kind.as_db());
                             let (_, sealed, ids) = sealed_block
                                 .as_ref()
                                 .expect("accepted implies a sealed block");
-                            receipt_from(sealed, id, location.index, ids)
-                                .map(Committed::Receipt)
-                                .map_err(|e| e.to_string())
+                            receipt_from(sealed, id, location.index, ids).map_err(LedgerError::from)
                         }
                         ApplyOutcome::Duplicate(location) => {
-                            stored_receipt(&self.store, id, location)
-                                .map(Committed::Receipt)
-                                .map_err(|e| e.to_string())
+                            stored_receipt(&self.store, id, location).map_err(LedgerError::from)
                         }
-                        ApplyOutcome::Rejected(r) => Ok(Committed::Rejected(r)),
+                        ApplyOutcome::Rejected(r) => {
+                            let rejection = store_rejection(&job.tx, &r);
+                            self.metrics.rejected(rejection.code());
+                            Err(LedgerError::Rejected(rejection))
+                        }
                     };
                     let _ = job.reply.send(answer);
                 }
@@ -565,7 +587,9 @@ impl Writer {
             Err(e) => {
                 tracing::error!(error = %e, "batch commit failed");
                 for job in jobs {
-                    let _ = job.reply.send(Err(e.to_string()));
+                    let _ = job
+                        .reply
+                        .send(Err(LedgerError::CommitFailed(e.to_string())));
                 }
             }
         }
@@ -583,4 +607,126 @@ fn stored_receipt(store: &Store, id: TxId, location: TxLocation) -> Result<Recei
         .map(TxId)
         .collect();
     receipt_from(&block.sealed, id, location.index, &ids)
+}
+
+/// A verification stage: drains the queue into batches, verifies each batch with
+/// one multiscalar multiplication ([`ledger_core::batch`]) against one snapshot
+/// read of all inputs, and forwards what passes to the writer.
+struct Verifier {
+    store: Store,
+    jobs: crossbeam_channel::Receiver<VerifyJob>,
+    writer: SyncSender<Job>,
+    batch_max: usize,
+    metrics: Metrics,
+}
+
+impl Verifier {
+    fn run(self) {
+        while let Ok(first) = self.jobs.recv() {
+            let mut jobs = vec![first];
+            while jobs.len() < self.batch_max {
+                match self.jobs.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.metrics
+                .queue_depth_add(-i64::try_from(jobs.len()).unwrap_or(0));
+            self.metrics.observe_verify_batch(jobs.len());
+            if let Err(e) = self.verify(&mut jobs) {
+                for job in jobs {
+                    let _ = job
+                        .reply
+                        .send(Err(LedgerError::Store(clone_store_error(&e))));
+                }
+            }
+        }
+    }
+
+    /// Verifies `jobs`, replying to the rejected and forwarding the rest; on a
+    /// store error nothing was replied and `jobs` is left for the caller.
+    fn verify(&self, jobs: &mut Vec<VerifyJob>) -> Result<(), StoreError> {
+        let ids: Vec<[u8; 32]> = jobs
+            .iter()
+            .flat_map(|j| j.tx.inputs().iter().map(|n| n.0))
+            .collect();
+        let stored = self.store.notes(&ids)?;
+        let mut notes = stored
+            .into_iter()
+            .map(|n| n.map(to_core_note).transpose())
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter();
+        let inputs: Vec<Vec<Option<StoredNote>>> = jobs
+            .iter()
+            .map(|j| notes.by_ref().take(j.tx.inputs().len()).collect())
+            .collect();
+        let mut banks: std::collections::HashMap<PublicKey, bool> =
+            std::collections::HashMap::new();
+        for (job, inputs) in jobs.iter().zip(&inputs) {
+            if job.tx.kind() != TxKind::Redeem {
+                continue;
+            }
+            for input in inputs.iter().flatten() {
+                if let std::collections::hash_map::Entry::Vacant(entry) = banks.entry(input.owner) {
+                    let is_bank = matches!(
+                        self.store.participant_by_key(input.owner.as_bytes())?,
+                        Some(p) if p.role == Role::Bank && p.status == ParticipantStatus::Active
+                    );
+                    entry.insert(is_bank);
+                }
+            }
+        }
+        let started = Instant::now();
+        let items: Vec<(&Transaction, &[Option<StoredNote>])> = jobs
+            .iter()
+            .zip(&inputs)
+            .map(|(j, i)| (&j.tx, i.as_slice()))
+            .collect();
+        let report =
+            ledger_core::batch::verify_batch_report(&items, &no_issuers(), &mut rand::rngs::OsRng);
+        self.metrics.observe_verify(started.elapsed());
+        for ((job, inputs), verdict) in jobs.drain(..).zip(&inputs).zip(report.results) {
+            let verdict = verdict.map_err(LedgerError::Rejected).and_then(|()| {
+                match inputs.iter().position(|n| {
+                    job.tx.kind() == TxKind::Redeem && n.as_ref().is_some_and(|n| !banks[&n.owner])
+                }) {
+                    Some(index) => Err(LedgerError::RedeemByNonBank { index }),
+                    None => Ok(()),
+                }
+            });
+            match verdict {
+                Err(e) => {
+                    self.metrics.rejected(match &e {
+                        LedgerError::Rejected(r) => r.code(),
+                        _ => "redeem_not_bank",
+                    });
+                    let _ = job.reply.send(Err(e));
+                }
+                Ok(()) => {
+                    let new = new_transaction(&job.tx, job.id, None);
+                    match self.writer.try_send(Job {
+                        tx: new,
+                        reply: job.reply,
+                    }) {
+                        Ok(()) => self.metrics.queue_depth_add(1),
+                        Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
+                            self.metrics.rejected("busy");
+                            let _ = job.reply.send(Err(LedgerError::Busy));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `StoreError` is not `Clone` (it wraps diesel errors); a batch-wide failure is
+/// reported to every waiting request as the same transient or internal error.
+fn clone_store_error(e: &StoreError) -> StoreError {
+    if e.is_transient() {
+        StoreError::Contention { attempts: 0 }
+    } else {
+        StoreError::Corrupt("verification could not read the store")
+    }
 }

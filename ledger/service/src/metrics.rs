@@ -19,6 +19,7 @@ pub struct Metrics {
     accepted: IntCounterVec,
     rejected: IntCounterVec,
     batch_size: Histogram,
+    verify_batch_size: Histogram,
     verify_seconds: Histogram,
     commit_seconds: Histogram,
     queue_depth: IntGauge,
@@ -69,10 +70,17 @@ impl Metrics {
             ]),
         )
         .expect("metric");
+        let verify_batch_size = Histogram::with_opts(
+            HistogramOpts::new("verify_batch_size", "transactions per verification batch").buckets(
+                vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0],
+            ),
+        )
+        .expect("metric");
         let verify_seconds = Histogram::with_opts(
-            HistogramOpts::new("verify_seconds", "time to verify one transaction").buckets(vec![
-                0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064,
-            ]),
+            HistogramOpts::new("verify_seconds", "time to verify one batch of transactions")
+                .buckets(vec![
+                    0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064,
+                ]),
         )
         .expect("metric");
         let commit_seconds = Histogram::with_opts(
@@ -96,6 +104,7 @@ impl Metrics {
             Box::new(accepted.clone()),
             Box::new(rejected.clone()),
             Box::new(batch_size.clone()),
+            Box::new(verify_batch_size.clone()),
             Box::new(verify_seconds.clone()),
             Box::new(commit_seconds.clone()),
             Box::new(queue_depth.clone()),
@@ -113,6 +122,7 @@ impl Metrics {
             accepted,
             rejected,
             batch_size,
+            verify_batch_size,
             verify_seconds,
             commit_seconds,
             queue_depth,
@@ -140,6 +150,11 @@ impl Metrics {
 
     pub fn observe_batch(&self, size: usize) {
         self.batch_size
+            .observe(f64::from(u32::try_from(size).unwrap_or(u32::MAX)));
+    }
+
+    pub fn observe_verify_batch(&self, size: usize) {
+        self.verify_batch_size
             .observe(f64::from(u32::try_from(size).unwrap_or(u32::MAX)));
     }
 

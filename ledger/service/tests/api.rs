@@ -33,6 +33,7 @@ struct Node {
 /// Fields drop in order: the server and its connection pool go before the database.
 struct Net {
     node: Option<Node>,
+    queue_depth_max: usize,
     block_key: SecretKey,
     officers: Vec<SecretKey>,
     bank: WalletKeys,
@@ -56,9 +57,15 @@ impl Drop for Net {
 impl Net {
     /// A fresh database, a ledger serving it, three officers and one admitted bank.
     async fn start() -> Net {
+        Net::start_with(4096).await
+    }
+
+    /// As [`Net::start`], with the ledger's queues limited to `queue_depth_max`.
+    async fn start_with(queue_depth_max: usize) -> Net {
         let db = TestDatabase::postgres();
         let mut net = Net {
             node: None,
+            queue_depth_max,
             block_key: SecretKey::generate(&mut OsRng),
             officers: (0..3).map(|_| SecretKey::generate(&mut OsRng)).collect(),
             bank: WalletKeys::generate(&mut OsRng),
@@ -98,7 +105,8 @@ impl Net {
                 block_key: self.block_key.clone(),
                 threshold: THRESHOLD,
                 batch_max: 64,
-                queue_depth_max: 4096,
+                queue_depth_max: self.queue_depth_max,
+                verifiers: 2,
             },
             Metrics::new(),
         )
@@ -674,4 +682,62 @@ async fn every_bad_request_on_every_route_is_a_4xx_json_error() {
     );
     // Nothing above may have moved money.
     net.audit_ok().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_queue_answers_503_with_retry_after_and_loses_nothing() {
+    let net = Net::start_with(1).await;
+    let (_, notes) = net.issue(1_000_000).await;
+    let txs: Vec<Transaction> = (0..60)
+        .map(|_| pay(&net.bank, &notes, &WalletKeys::generate(&mut OsRng), 10).tx)
+        .collect();
+    let base = net.base().to_string();
+    let answers = join_all(txs.iter().map(|tx| {
+        let body = tx.encode();
+        let headers = sign_request(
+            &net.bank.spend,
+            "POST",
+            "/v1/transactions",
+            &body,
+            now_ms(),
+            &mut OsRng,
+        );
+        let base = base.clone();
+        async move {
+            let client = reqwest::Client::new();
+            let mut request = client.post(format!("{base}/v1/transactions"));
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            let response = request
+                .header("content-type", "application/octet-stream")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            let body: Value = response.json().await.unwrap();
+            (status, retry_after, body)
+        }
+    }))
+    .await;
+    let accepted = answers.iter().filter(|(s, _, _)| *s == 200).count();
+    let busy: Vec<_> = answers.iter().filter(|(s, _, _)| *s == 503).collect();
+    let spent = answers
+        .iter()
+        .filter(|(s, _, b)| *s == 409 && b["code"] == "spent_input")
+        .count();
+    assert_eq!(accepted, 1, "{answers:?}");
+    assert!(!busy.is_empty(), "a queue of 1 never filled: {answers:?}");
+    for (_, retry_after, body) in &busy {
+        assert_eq!(body["code"], "busy");
+        assert!(retry_after.is_some(), "503 without Retry-After");
+    }
+    assert_eq!(accepted + busy.len() + spent, answers.len(), "{answers:?}");
+    let report = net.audit_ok().await;
+    assert_eq!(report["outstanding"], 1_000_000);
 }
