@@ -114,6 +114,12 @@ impl ClientArgs {
         let Some(path) = &self.key else {
             bail!("--key (or CBDC_KEY_FILE) is required: the key file that signs your requests");
         };
+        if !(self.ledger.starts_with("http://") || self.ledger.starts_with("https://")) {
+            bail!(
+                "--ledger is the ledger's base URL, like http://127.0.0.1:7400, not `{}`",
+                self.ledger
+            );
+        }
         Ok(LedgerClient::new(&self.ledger, keys::load_signing(path)?))
     }
 }
@@ -163,10 +169,17 @@ enum IssueCommand {
 
 pub fn parse_public_key(text: &str) -> Result<PublicKey> {
     let text = if std::path::Path::new(text).exists() {
-        let value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(text)?)?;
+        let file =
+            std::fs::read_to_string(text).with_context(|| format!("reading key file {text}"))?;
+        let value: serde_json::Value = serde_json::from_str(&file)
+            .with_context(|| format!("{text} is not a JSON key file"))?;
         value["public"]
             .as_str()
-            .context("the key file has no `public` field")?
+            .with_context(|| {
+                format!(
+                    "{text} has no `public` field (give a signing key file or a hex public key)"
+                )
+            })?
             .to_string()
     } else {
         text.to_string()
@@ -281,6 +294,7 @@ async fn run(cli: Cli) -> Result<()> {
                     let key = parse_public_key(
                         &ledger_key.context("--ledger-key is required to audit a database")?,
                     )?;
+                    serve::check_sqlite_path(&url, true)?;
                     let store = ledger_service::store::Store::open(&url)?;
                     ledger_service::audit::audit_store(&store, key)?
                 }
@@ -298,9 +312,11 @@ async fn run(cli: Cli) -> Result<()> {
             out,
         } => {
             let key = parse_public_key(&ledger_key)?;
+            serve::check_sqlite_path(&database_url, true)?;
             let store = ledger_service::store::Store::open(&database_url)?;
             let export = ledger_service::audit::export_store(&store, key)?;
-            std::fs::write(&out, serde_json::to_vec_pretty(&export)?)?;
+            std::fs::write(&out, serde_json::to_vec_pretty(&export)?)
+                .with_context(|| format!("writing {}", out.display()))?;
             println!(
                 "exported {} blocks to {}",
                 export.blocks.len(),

@@ -4,10 +4,11 @@ use crate::keys;
 use anyhow::{bail, Context, Result};
 use ledger_service::ledger::{Ledger, LedgerConfig};
 use ledger_service::metrics::Metrics;
-use ledger_service::store::{NewParticipant, Role, StoreError};
+use ledger_service::store::{Backend, NewParticipant, Role, StoreError};
 use serde::Deserialize;
+use std::io::Read;
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(clap::Args, Debug, Default)]
@@ -71,8 +72,18 @@ impl ServeArgs {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading {}", path.display()))?;
-                toml::from_str(&text)
-                    .with_context(|| format!("{} is not a valid configuration", path.display()))?
+                // toml's own Display draws the offending line over several lines;
+                // errors here are one line.
+                toml::from_str(&text).map_err(|e| {
+                    let line = e
+                        .span()
+                        .map_or(0, |span| text[..span.start].matches('\n').count() + 1);
+                    anyhow::anyhow!(
+                        "{} is not a valid configuration (line {line}): {}",
+                        path.display(),
+                        e.message().trim_end().replace('\n', "; ")
+                    )
+                })?
             }
             None => FileConfig::default(),
         };
@@ -112,8 +123,51 @@ impl ServeArgs {
     }
 }
 
+/// Fails fast on a SQLite path that cannot hold a ledger, where the connection pool
+/// would otherwise retry for its whole timeout (30 s of log lines): the directory must
+/// exist and an existing file must be a SQLite database. With `must_exist` a missing
+/// file is an error too, so auditing a mistyped path does not create an empty ledger
+/// and pass. PostgreSQL URLs and SQLite `file:` URIs are left to the store.
+pub fn check_sqlite_path(url: &str, must_exist: bool) -> Result<()> {
+    if Backend::of_url(url) != Backend::Sqlite || url.starts_with("file:") {
+        return Ok(());
+    }
+    let path = Path::new(url);
+    match std::fs::File::open(path) {
+        Ok(file) => {
+            let mut head = Vec::new();
+            file.take(16)
+                .read_to_end(&mut head)
+                .with_context(|| format!("reading the database {url}"))?;
+            // SQLite takes a zero-length file for an empty database.
+            if !head.is_empty() && head != b"SQLite format 3\0" {
+                bail!("{url} is not a SQLite database");
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if must_exist {
+                bail!("no database at {url}: the file does not exist");
+            }
+            let parent = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if !parent.is_dir() {
+                bail!(
+                    "cannot create the database {url}: the directory {} does not exist",
+                    parent.display()
+                );
+            }
+            Ok(())
+        }
+        Err(e) => Err(e).with_context(|| format!("opening the database {url}")),
+    }
+}
+
 /// Opens the ledger and registers the configured officers that are not yet known.
 pub fn open_ledger(settings: &Settings) -> Result<Arc<Ledger>> {
+    check_sqlite_path(&settings.database_url, false)?;
     let block_key = keys::signing_or_create(&settings.block_key)?;
     let ledger = Ledger::open(
         LedgerConfig::new(settings.database_url.clone(), block_key, settings.threshold),

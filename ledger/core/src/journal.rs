@@ -54,7 +54,7 @@ pub enum JournalError {
     BadBlockSignature { height: u64 },
     #[error("block {height}: previous hash does not match block {}", height.saturating_sub(1))]
     BrokenChain { height: u64 },
-    #[error("block {height}: expected height {expected}")]
+    #[error("block {expected} in the chain claims height {height}")]
     HeightGap { height: u64, expected: u64 },
     #[error("block {height}: the Merkle root does not match its transactions")]
     BadMerkleRoot { height: u64 },

@@ -51,6 +51,9 @@ pub struct AuditReport {
 pub enum AuditFailure {
     #[error("block {height}: {problem}")]
     Block { height: u64, problem: String },
+    /// A journal error (its message names the block).
+    #[error(transparent)]
+    Journal(#[from] ledger_core::JournalError),
     #[error("supply: {0}")]
     Supply(String),
     #[error("the live tables disagree with the journal: {0}")]
@@ -72,7 +75,8 @@ fn block_failure(height: u64, problem: impl ToString) -> AuditFailure {
 pub struct Replay {
     ledger: PublicKey,
     previous: Option<BlockHeader>,
-    notes: HashMap<NoteId, (Commitment, bool)>,
+    /// Every note the journal created: owner, commitment, spent.
+    notes: HashMap<NoteId, (PublicKey, Commitment, bool)>,
     audit: SupplyAudit,
     blocks: u64,
     transactions: u64,
@@ -98,16 +102,12 @@ impl Replay {
     ) -> Result<(), AuditFailure> {
         let height = self.previous.map_or(0, |p| p.height + 1);
         let header = BlockHeader::from_bytes(header).map_err(|e| block_failure(height, e))?;
-        header
-            .check_follows(self.previous.as_ref())
-            .map_err(|e| block_failure(height, e))?;
+        header.check_follows(self.previous.as_ref())?;
         let signature = <[u8; 64]>::try_from(signature)
             .ok()
             .and_then(|b| Signature::from_bytes(&b).ok())
             .ok_or_else(|| block_failure(height, "malformed signature"))?;
-        header
-            .verify_signature(&self.ledger, &signature)
-            .map_err(|e| block_failure(height, e))?;
+        header.verify_signature(&self.ledger, &signature)?;
         let mut txs = Vec::with_capacity(encoded.len());
         for bytes in encoded {
             let tx = Transaction::decode(bytes).map_err(|e| block_failure(height, e))?;
@@ -143,8 +143,8 @@ impl Replay {
                 for input in &spend.inputs {
                     match self.notes.get_mut(input) {
                         None => return Err(format!("spends unknown note {input}")),
-                        Some((_, true)) => return Err(format!("spends note {input} twice")),
-                        Some((_, spent)) => *spent = true,
+                        Some((_, _, true)) => return Err(format!("spends note {input} twice")),
+                        Some((_, _, spent)) => *spent = true,
                     }
                 }
                 self.audit.add_kernel(&spend.kernel.excess);
@@ -156,7 +156,7 @@ impl Replay {
         for note in tx.created_notes() {
             if self
                 .notes
-                .insert(note.id, (note.commitment, false))
+                .insert(note.id, (note.owner, note.commitment, false))
                 .is_some()
             {
                 return Err(format!("creates note {} twice", note.id));
@@ -165,8 +165,17 @@ impl Replay {
         Ok(())
     }
 
+    /// The unspent notes the journal leaves: id → (owner, commitment).
+    pub fn unspent(&self) -> HashMap<NoteId, (PublicKey, Commitment)> {
+        self.notes
+            .iter()
+            .filter(|(_, (_, _, spent))| !spent)
+            .map(|(id, (owner, commitment, _))| (*id, (*owner, *commitment)))
+            .collect()
+    }
+
     pub fn finish(mut self) -> Result<AuditReport, AuditFailure> {
-        for (commitment, spent) in self.notes.values() {
+        for (_, commitment, spent) in self.notes.values() {
             if !spent {
                 self.audit.add_unspent(commitment);
             }
@@ -201,11 +210,12 @@ pub fn audit_store(store: &Store, ledger: PublicKey) -> Result<AuditReport, Audi
         replay.block(&block.sealed.header, &block.sealed.signature, &encoded)?;
         height += 1;
     }
+    let journal_unspent = replay.unspent();
     let report = replay.finish()?;
     // Read one consistent snapshot, then sum its points on every core.
     let (unspent, kernels, mut audit) = store.supply_snapshot(|snapshot| {
         let mut unspent = Vec::new();
-        snapshot.for_each_unspent_commitment(10_000, |u| unspent.push(u.commitment))?;
+        snapshot.for_each_unspent_commitment(10_000, |u| unspent.push(u))?;
         let mut kernels = Vec::new();
         snapshot.for_each_kernel(10_000, |k| kernels.push(k.excess))?;
         let mut audit = SupplyAudit::new();
@@ -217,6 +227,30 @@ pub fn audit_store(store: &Store, ledger: PublicKey) -> Result<AuditReport, Audi
         audit.add_redemption(Amount::new(snapshot.total_redeemed()?));
         Ok((unspent, kernels, audit))
     })?;
+    // The live unspent notes must be exactly the journal's: same ids, owners and
+    // commitments (sums alone would miss a note handed to another owner).
+    for note in &unspent {
+        let agrees =
+            journal_unspent
+                .get(&NoteId(note.note_id))
+                .is_some_and(|(owner, commitment)| {
+                    owner.as_bytes() == &note.owner && commitment.as_bytes() == &note.commitment
+                });
+        if !agrees {
+            return Err(AuditFailure::Tables(format!(
+                "unspent note {} differs from the journal (owner, commitment, or not unspent there)",
+                NoteId(note.note_id)
+            )));
+        }
+    }
+    if unspent.len() != journal_unspent.len() {
+        return Err(AuditFailure::Tables(format!(
+            "the tables hold {} unspent notes, the journal {}",
+            unspent.len(),
+            journal_unspent.len()
+        )));
+    }
+    let unspent: Vec<[u8; 32]> = unspent.iter().map(|u| u.commitment).collect();
     audit = audit
         .merge(sum_points(&unspent, SupplyAudit::add_unspent_bytes)?)
         .merge(sum_points(&kernels, SupplyAudit::add_kernel_bytes)?);

@@ -16,8 +16,9 @@ pub enum ClientError {
         code: String,
         message: String,
     },
+    // No `#[source]`: the message already carries the cause once.
     #[error("cannot reach the ledger: {0}")]
-    Transport(#[from] reqwest::Error),
+    Transport(reqwest::Error),
     #[error("unexpected answer from the ledger: {0}")]
     Decode(String),
 }
@@ -29,6 +30,12 @@ impl ClientError {
             ClientError::Api { code, .. } => Some(code),
             _ => None,
         }
+    }
+}
+
+impl From<reqwest::Error> for ClientError {
+    fn from(e: reqwest::Error) -> ClientError {
+        ClientError::Transport(e)
     }
 }
 

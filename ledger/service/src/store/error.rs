@@ -21,6 +21,8 @@ pub enum StoreError {
     /// Embedded migrations failed to apply at open.
     #[error("database migrations failed: {0}")]
     Migration(String),
+    #[error("cannot open the database: {0}")]
+    Open(String),
     /// Any other database failure.
     #[error("database error")]
     Database(#[from] DieselError),

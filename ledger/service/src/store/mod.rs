@@ -148,6 +148,13 @@ impl Store {
             backend,
             sqlite_busy_timeout: config.sqlite_busy_timeout,
         };
+        // One connection first: a permanent error (no such server, not a database)
+        // fails here at once instead of being retried by the pool until it times out.
+        drop(
+            manager
+                .connect()
+                .map_err(|e| StoreError::Open(e.to_string()))?,
+        );
         let pool = Pool::builder()
             .max_size(config.pool_size_max)
             .connection_timeout(config.pool_timeout)

@@ -304,7 +304,7 @@ impl SupplySnapshot<'_> {
     ) -> Result<Vec<UnspentCommitment>, StoreError> {
         let mut query = notes::table
             .filter(notes::spent_by.is_null())
-            .select((notes::id, notes::commitment))
+            .select((notes::id, notes::owner, notes::commitment))
             .order(notes::id)
             .limit(i64::from(limit))
             .into_boxed();
@@ -312,11 +312,12 @@ impl SupplySnapshot<'_> {
             query = query.filter(notes::id.gt(after.to_vec()));
         }
         query
-            .load::<(Vec<u8>, Vec<u8>)>(self.conn)?
+            .load::<(Vec<u8>, Vec<u8>, Vec<u8>)>(self.conn)?
             .into_iter()
-            .map(|(id, commitment)| {
+            .map(|(id, owner, commitment)| {
                 Ok(UnspentCommitment {
                     note_id: to_bytes32(&id, "note id")?,
+                    owner: to_bytes32(&owner, "note owner")?,
                     commitment: to_bytes32(&commitment, "note commitment")?,
                 })
             })

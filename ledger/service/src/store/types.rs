@@ -298,6 +298,8 @@ pub struct Kernel {
 pub struct UnspentCommitment {
     /// Note id (pages are ordered by it).
     pub note_id: Bytes32,
+    /// The note's owner (spend public key).
+    pub owner: Bytes32,
     /// The note's commitment.
     pub commitment: Bytes32,
 }
