@@ -71,11 +71,12 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
     };
     let ledger = open_ledger(&settings)?;
     let ledger_key = ledger.public_key();
+    let store = ledger.store().clone();
     let listener = bind(&settings.listen)?;
     let address = listener.local_addr()?;
     let server = ledger_service::server::serve(ledger, listener, settings.workers)?;
     let handle = server.handle();
-    let serving = tokio::spawn(server);
+    let mut serving = tokio::spawn(server);
     let base = format!("http://{address}");
 
     let officer1 = LedgerClient::new(&base, officers[0].clone());
@@ -176,15 +177,15 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         dir.join("keys/ledger.json").display()
     );
 
-    if args.once {
-        handle.stop(true).await;
-        let _ = serving.await;
-        return Ok(());
+    if !args.once {
+        println!("\nserving; Ctrl-C stops");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => { handle.stop(true).await; }
+            result = &mut serving => { result??; }
+        }
     }
-    println!("\nserving; Ctrl-C stops");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => { handle.stop(true).await; }
-        result = serving => { result??; }
-    }
+    handle.stop(true).await;
+    let _ = serving.await;
+    store.checkpoint()?;
     Ok(())
 }

@@ -203,6 +203,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let ledger = open_ledger(&settings)?;
     let listener = bind(&settings.listen)?;
     tracing::info!(listen = %settings.listen, ledger_key = %hex::encode(ledger.public_key().as_bytes()), "ledger serving");
+    let store = ledger.store().clone();
+    // actix stops on SIGINT/SIGTERM; then the write-ahead log is folded back.
     ledger_service::server::serve(ledger, listener, settings.workers)?.await?;
+    store.checkpoint()?;
     Ok(())
 }

@@ -170,6 +170,16 @@ impl Store {
         self.backend
     }
 
+    /// Folds SQLite's write-ahead log back into the database file, so a copy of
+    /// the file alone is the whole ledger (call at shutdown; nothing on PostgreSQL).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let mut conn = self.connection()?;
+        if let AnyConnection::Sqlite(sqlite) = &mut *conn {
+            sqlite.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")?;
+        }
+        Ok(())
+    }
+
     fn connection(&self) -> Result<PooledConnection<ConnectionManager>, StoreError> {
         self.pool.get().map_err(StoreError::Unavailable)
     }
