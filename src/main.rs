@@ -6,6 +6,7 @@
 //! checks a ledger from its database or an export. Errors are one line on stderr
 //! and a non-zero exit.
 
+mod bench;
 mod devnet;
 mod keys;
 mod serve;
@@ -35,6 +36,8 @@ enum Command {
     /// Run a complete local ledger on an embedded database with demo officers, a demo
     /// bank and issued money.
     Devnet(devnet::DevnetArgs),
+    /// Load a running service and report throughput, latency and rejections.
+    Bench(bench::BenchArgs),
     /// The central bank's ledger service.
     Ledger {
         #[command(subcommand)]
@@ -213,6 +216,7 @@ fn print_json(value: &serde_json::Value) {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Devnet(args) => devnet::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
         Command::Ledger {
             command: LedgerCommand::Serve(args),
         } => serve::run(args).await,

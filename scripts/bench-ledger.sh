@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Benchmarks the ledger service on PostgreSQL, next to a plain-SQL baseline.
+#
+# Creates a fresh database, generates officer, bank and block keys with
+# `cbdc keygen`, starts `cbdc ledger serve` (release build) with two officers
+# (threshold 2), runs `cbdc bench` with 1 and with 16 clients, stops the server
+# and drops the database. Then runs the same kind of transfer as plain SQL with
+# pgbench (scripts/pgbench-utxo*.sql) on a second fresh database, with 1 and 16
+# clients. Everything it prints goes to stdout; progress and logs to stderr.
+#
+# Settings (environment):
+#   DATABASE_URL_BASE  server URL without a database  (postgres://postgres@127.0.0.1:5432)
+#   BENCH_N1           transactions with 1 client      (2000)
+#   BENCH_N16          transactions with 16 clients    (5000)
+#   BENCH_PORT         the ledger's port               (7480)
+#   PGBENCH_SECONDS    duration of each pgbench run    (20)
+#   CARGO_TARGET_DIR   where cargo builds              (target)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BASE=${DATABASE_URL_BASE:-postgres://postgres@127.0.0.1:5432}
+N1=${BENCH_N1:-2000}
+N16=${BENCH_N16:-5000}
+PORT=${BENCH_PORT:-7480}
+PGBENCH_SECONDS=${PGBENCH_SECONDS:-20}
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+DB="cbdc_bench_$$"
+PGDB="cbdc_bench_sql_$$"
+URL="http://127.0.0.1:$PORT"
+WORK=$(mktemp -d)
+SERVER_PID=""
+
+cleanup() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    psql -qX "$BASE/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+    psql -qX "$BASE/postgres" -c "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "building cbdc (release)" >&2
+cargo build --release --quiet --bin cbdc
+CBDC="$TARGET_DIR/release/cbdc"
+
+echo "## machine"
+echo "nproc: $(nproc)"
+echo "cpu: $(lscpu | grep 'Model name' | sed 's/Model name: *//')"
+echo "postgres: $(psql -qXAt "$BASE/postgres" -c 'SHOW server_version')"
+echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+echo
+
+"$CBDC" keygen --out "$WORK/officer-1.json" >/dev/null
+"$CBDC" keygen --out "$WORK/officer-2.json" >/dev/null
+"$CBDC" keygen --out "$WORK/ledger.json" >/dev/null
+"$CBDC" keygen --wallet --out "$WORK/bank.json" >/dev/null
+public() { sed -n 's/.*"public": *"\([0-9a-f]*\)".*/\1/p' "$1"; }
+
+psql -qX "$BASE/postgres" -c "CREATE DATABASE $DB" >/dev/null
+"$CBDC" ledger serve \
+    --listen "127.0.0.1:$PORT" \
+    --database-url "$BASE/$DB" \
+    --block-key "$WORK/ledger.json" \
+    --threshold 2 \
+    --officer "officer-1=$(public "$WORK/officer-1.json")" \
+    --officer "officer-2=$(public "$WORK/officer-2.json")" \
+    2>"$WORK/ledger.log" &
+SERVER_PID=$!
+for _ in $(seq 100); do
+    curl -fsS "$URL/healthz" >/dev/null 2>&1 && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/ledger.log" >&2; exit 1; }
+    sleep 0.1
+done
+curl -fsS "$URL/healthz" >/dev/null
+
+bench() {
+    local clients=$1 n=$2
+    echo "## cbdc bench: $clients client(s), $n transactions"
+    echo "load before: $(uptime | sed 's/.*load average/load average/')"
+    echo '$ cbdc bench --target ledger --ledger '"$URL"' --officer-key officer-1.json --officer-key officer-2.json --bank-key bank.json --transactions '"$n"' --clients '"$clients"
+    "$CBDC" bench --target ledger --ledger "$URL" \
+        --officer-key "$WORK/officer-1.json" --officer-key "$WORK/officer-2.json" \
+        --bank-key "$WORK/bank.json" --transactions "$n" --clients "$clients"
+    echo "load after: $(uptime | sed 's/.*load average/load average/')"
+    echo
+}
+bench 1 "$N1"
+bench 16 "$N16"
+
+echo "## ledger /metrics at the end (setup and both runs)"
+curl -fsS "$URL/metrics" | grep -E '^cbdc_ledger_(verify_seconds|commit_seconds|batch_size)_(sum|count)|^cbdc_ledger_transactions_(accepted|rejected)_total'
+echo
+
+kill "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=""
+psql -qX "$BASE/postgres" -c "DROP DATABASE $DB WITH (FORCE)" >/dev/null
+
+# Enough notes for both runs at well over the rate measured here.
+NOTES=$((PGBENCH_SECONDS * 20000))
+psql -qX "$BASE/postgres" -c "CREATE DATABASE $PGDB" >/dev/null
+psql -qX "$BASE/$PGDB" -v ON_ERROR_STOP=1 -v notes="$NOTES" -f scripts/pgbench-utxo-init.sql >/dev/null
+for clients in 1 16; do
+    jobs=$((clients < $(nproc) ? clients : $(nproc)))
+    echo "## pgbench plain-SQL UTXO transfer: $clients client(s), ${PGBENCH_SECONDS} s"
+    echo "load before: $(uptime | sed 's/.*load average/load average/')"
+    echo "\$ pgbench -n -f scripts/pgbench-utxo.sql -c $clients -j $jobs -T $PGBENCH_SECONDS"
+    rm -f "$WORK"/pgbench_log.*
+    (cd "$WORK" && pgbench -n -f "$OLDPWD/scripts/pgbench-utxo.sql" -c "$clients" -j "$jobs" \
+        -T "$PGBENCH_SECONDS" -l --log-prefix=pgbench_log "$BASE/$PGDB" 2>&1) |
+        grep -E 'processed|failed|latency|^tps'
+    # Per-transaction log: the third field is the latency in microseconds.
+    cat "$WORK"/pgbench_log.* | awk '{print $3}' | sort -n | awk '
+        { v[NR] = $1 }
+        END { printf "latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n",
+              v[int(NR*0.50)+1]/1000, v[int(NR*0.90)+1]/1000, v[int(NR*0.99)+1]/1000, v[NR]/1000 }'
+    echo
+done
+echo "## plain-SQL check: spent notes = transactions, value conserved"
+psql -qXAt "$BASE/$PGDB" -c "SELECT (SELECT count(*) FROM utxo_transactions) AS transactions,
+    count(*) FILTER (WHERE spent_by IS NOT NULL) AS spent,
+    sum(amount) FILTER (WHERE spent_by IS NULL) = $NOTES * 1000 AS conserved FROM utxo_notes"
