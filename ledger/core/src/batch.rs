@@ -156,7 +156,7 @@ impl Msm {
             message,
             &signature.r,
         );
-        let r = signature.r.decompress()?;
+        let r = signature.r_point;
         if over_blinding {
             self.b_blinding += weight * signature.s;
         } else {
@@ -219,8 +219,11 @@ impl Msm {
             t.append_message(b"R", chunk(8 + 2 * k));
             u.push(t.challenge_scalar(b"u"));
         }
+        // One inversion for the u's and y together (Montgomery's trick).
         let mut u_inv = u.clone();
-        let all_inv = Scalar::batch_invert(&mut u_inv);
+        u_inv.push(y);
+        let all_inv = Scalar::batch_invert(&mut u_inv) * y;
+        let y_inv = u_inv.pop().expect("y was pushed");
         let u_sq: Vec<Scalar> = u.iter().map(|u| u * u).collect();
         let u_inv_sq: Vec<Scalar> = u_inv.iter().map(|u| u * u).collect();
         // s_i = Π u_j^{±1}, built inductively as bulletproofs does.
@@ -274,7 +277,6 @@ impl Msm {
         let weight_z = weight * z;
         let minus_weight_z = -weight_z;
         let minus_weight_a = -(weight * a);
-        let y_inv = y.invert();
         let mut weight_y_inv_i = weight;
         let mut zz_z_j = zz;
         for j in 0..m {

@@ -79,6 +79,7 @@ pub enum BuildError {
 
 const PLACEHOLDER_SIGNATURE: Signature = Signature {
     r: RISTRETTO_BASEPOINT_COMPRESSED,
+    r_point: curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT,
     s: Scalar::ZERO,
 };
 

@@ -176,6 +176,8 @@ hex_serde_fixed!(PublicKey, 32);
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Signature {
     pub(crate) r: CompressedRistretto,
+    /// `R` decompressed (checked when parsed), for batch verification.
+    pub(crate) r_point: RistrettoPoint,
     pub(crate) s: Scalar,
 }
 
@@ -188,10 +190,13 @@ impl Signature {
         r.copy_from_slice(&bytes[..32]);
         let mut s = [0u8; 32];
         s.copy_from_slice(&bytes[32..]);
-        Point::from_bytes(&r).map_err(|_| SignatureError::Malformed)?;
+        let r_point = Point::from_bytes(&r)
+            .map_err(|_| SignatureError::Malformed)?
+            .point;
         let s = scalar_from_bytes(&s).ok_or(SignatureError::Malformed)?;
         Ok(Signature {
             r: CompressedRistretto(r),
+            r_point,
             s,
         })
     }
@@ -279,10 +284,12 @@ pub(crate) fn sign_with<R: RngCore + CryptoRng>(
         .rekey_with_witness_bytes(b"x", secret.as_bytes())
         .finalize(rng);
     let k = Scalar::random(&mut nonce_rng);
-    let r = (k * generator).compress();
+    let r_point = k * generator;
+    let r = r_point.compress();
     let c = challenge(purpose, generator, public, message, &r);
     Signature {
         r,
+        r_point,
         s: k + c * secret,
     }
 }
