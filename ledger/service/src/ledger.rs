@@ -529,16 +529,23 @@ struct Writer {
     head: watch::Sender<u64>,
 }
 
+/// `first` and whatever else is waiting, up to `max`: a batch that is as large as
+/// the load and never waits for more (the latency bound).
+fn drain<T>(first: T, max: usize, mut next: impl FnMut() -> Option<T>) -> Vec<T> {
+    let mut batch = vec![first];
+    while batch.len() < max {
+        match next() {
+            Some(item) => batch.push(item),
+            None => break,
+        }
+    }
+    batch
+}
+
 impl Writer {
     fn run(self) {
         while let Ok(first) = self.jobs.recv() {
-            let mut jobs = vec![first];
-            while jobs.len() < self.batch_max {
-                match self.jobs.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
-            }
+            let jobs = drain(first, self.batch_max, || self.jobs.try_recv().ok());
             self.metrics
                 .queue_depth_add(-i64::try_from(jobs.len()).unwrap_or(0));
             self.metrics.observe_batch(jobs.len());
@@ -623,13 +630,7 @@ struct Verifier {
 impl Verifier {
     fn run(self) {
         while let Ok(first) = self.jobs.recv() {
-            let mut jobs = vec![first];
-            while jobs.len() < self.batch_max {
-                match self.jobs.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
-            }
+            let mut jobs = drain(first, self.batch_max, || self.jobs.try_recv().ok());
             self.metrics
                 .queue_depth_add(-i64::try_from(jobs.len()).unwrap_or(0));
             self.metrics.observe_verify_batch(jobs.len());
