@@ -195,9 +195,12 @@ impl Replay {
     }
 }
 
-/// Audits a database: the journal replay, then the equation over the live tables.
-pub fn audit_store(store: &Store, ledger: PublicKey) -> Result<AuditReport, AuditFailure> {
-    let mut replay = Replay::new(ledger);
+/// Walks the stored journal from height 0: each block with the encodings of its
+/// transactions, in order.
+fn for_each_stored_block(
+    store: &Store,
+    mut visit: impl FnMut(crate::store::StoredBlock, Vec<Vec<u8>>) -> Result<(), AuditFailure>,
+) -> Result<(), AuditFailure> {
     let mut height = 0u64;
     while let Some(block) = store.block(height)? {
         let mut encoded = Vec::new();
@@ -207,9 +210,18 @@ pub fn audit_store(store: &Store, ledger: PublicKey) -> Result<AuditReport, Audi
                 .ok_or_else(|| block_failure(height, "lists a transaction that is not stored"))?;
             encoded.push(tx.encoded);
         }
-        replay.block(&block.sealed.header, &block.sealed.signature, &encoded)?;
+        visit(block, encoded)?;
         height += 1;
     }
+    Ok(())
+}
+
+/// Audits a database: the journal replay, then the equation over the live tables.
+pub fn audit_store(store: &Store, ledger: PublicKey) -> Result<AuditReport, AuditFailure> {
+    let mut replay = Replay::new(ledger);
+    for_each_stored_block(store, |block, encoded| {
+        replay.block(&block.sealed.header, &block.sealed.signature, &encoded)
+    })?;
     let journal_unspent = replay.unspent();
     let report = replay.finish()?;
     // Read one consistent snapshot, then sum its points on every core.
@@ -302,22 +314,14 @@ fn sum_points(
 /// Writes everything an auditor needs.
 pub fn export_store(store: &Store, ledger: PublicKey) -> Result<Export, AuditFailure> {
     let mut blocks = Vec::new();
-    let mut height = 0u64;
-    while let Some(block) = store.block(height)? {
-        let mut transactions = Vec::new();
-        for id in store.block_transaction_ids(height)? {
-            let tx = store
-                .transaction(&id)?
-                .ok_or_else(|| block_failure(height, "lists a transaction that is not stored"))?;
-            transactions.push(hex::encode(tx.encoded));
-        }
+    for_each_stored_block(store, |block, encoded| {
         blocks.push(ExportBlock {
             header: hex::encode(&block.sealed.header),
             signature: hex::encode(&block.sealed.signature),
-            transactions,
+            transactions: encoded.iter().map(hex::encode).collect(),
         });
-        height += 1;
-    }
+        Ok(())
+    })?;
     Ok(Export {
         ledger_key: hex::encode(ledger.as_bytes()),
         blocks,
