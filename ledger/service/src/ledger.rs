@@ -458,8 +458,8 @@ pub fn new_transaction(tx: &Transaction, id: TxId, proposal: Option<ProposalId>)
     }
 }
 
-fn store_rejection(tx: &NewTransaction, r: &store::Rejection) -> Rejection {
-    let index_of = |id: &[u8; 32]| tx.inputs.iter().position(|n| n == id).unwrap_or(0);
+fn store_rejection(inputs: &[[u8; 32]], r: &store::Rejection) -> Rejection {
+    let index_of = |id: &[u8; 32]| inputs.iter().position(|n| n == id).unwrap_or(0);
     match r {
         store::Rejection::DoubleSpend(id) => Rejection::SpentInput {
             index: index_of(id),
@@ -554,7 +554,19 @@ impl Writer {
     }
 
     fn commit(&self, jobs: Vec<Job>) {
-        let batch: Vec<NewTransaction> = jobs.iter().map(|j| j.tx.clone()).collect();
+        // The store takes the transactions; keep only what the answers need.
+        let (batch, waiters): (Vec<NewTransaction>, Vec<_>) = jobs
+            .into_iter()
+            .map(|job| {
+                let waiter = (
+                    TxId(job.tx.id),
+                    job.tx.kind,
+                    job.tx.inputs.clone(),
+                    job.reply,
+                );
+                (job.tx, waiter)
+            })
+            .unzip();
         let mut sealed_block: Option<(BlockHeader, SealedBlock, Vec<TxId>)> = None;
         let started = Instant::now();
         let result = self.store.apply_batch(batch, |draft| {
@@ -566,11 +578,10 @@ impl Writer {
         self.metrics.observe_commit(started.elapsed());
         match result {
             Ok(outcomes) => {
-                for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                    let id = TxId(job.tx.id);
+                for ((id, kind, inputs, reply), outcome) in waiters.into_iter().zip(outcomes) {
                     let answer = match outcome {
                         ApplyOutcome::Accepted(location) => {
-                            self.metrics.accepted(job.tx.kind.as_db());
+                            self.metrics.accepted(kind.as_db());
                             let (_, sealed, ids) = sealed_block
                                 .as_ref()
                                 .expect("accepted implies a sealed block");
@@ -580,12 +591,12 @@ impl Writer {
                             stored_receipt(&self.store, id, location).map_err(LedgerError::from)
                         }
                         ApplyOutcome::Rejected(r) => {
-                            let rejection = store_rejection(&job.tx, &r);
+                            let rejection = store_rejection(&inputs, &r);
                             self.metrics.rejected(rejection.code());
                             Err(LedgerError::Rejected(rejection))
                         }
                     };
-                    let _ = job.reply.send(answer);
+                    let _ = reply.send(answer);
                 }
                 if let Some((header, _, _)) = sealed_block {
                     self.head.send_replace(header.height + 1);
@@ -593,10 +604,8 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!(error = %e, "batch commit failed");
-                for job in jobs {
-                    let _ = job
-                        .reply
-                        .send(Err(LedgerError::CommitFailed(e.to_string())));
+                for (_, _, _, reply) in waiters {
+                    let _ = reply.send(Err(LedgerError::CommitFailed(e.to_string())));
                 }
             }
         }
