@@ -1,35 +1,50 @@
 //! The write path: a batch of verified transactions applied in one database
 //! transaction and sealed into one block.
 //!
-//! Order of work inside the database transaction:
+//! The batch is applied set-wise: a handful of statements per batch, not per
+//! transaction, because the round trips were the ledger's bottleneck (about
+//! eight per transfer). Order of work inside the database transaction:
 //!
-//! 1. Lock the single `chain_head` row (`UPDATE ... RETURNING`). Every batch
-//!    does this first, so batches commit one after the other, block heights
-//!    are consecutive, and the event sequence numbers they allocate (from the
-//!    same row) are gap-free and in commit order: a follower that read up to
-//!    `seq` never misses a later-committed smaller one. On SQLite the same
-//!    statement takes the database's write lock up front (waiting on
-//!    `busy_timeout`), which avoids the deadlock of upgrading a read lock.
-//! 2. For each transaction: if its id is stored, report `Duplicate`; check its
-//!    shape and amounts; then, inside a savepoint, insert it, spend every input
-//!    with one guarded update (`... WHERE id = $input AND spent_by IS NULL`,
-//!    exactly one row or the transaction is rejected), insert its outputs,
-//!    kernel, issuance or redemption and events. A rejection rolls back to the
-//!    savepoint only. The guarded update alone makes a double spend impossible,
-//!    also between two transactions of one batch and independently of the lock.
-//! 3. If anything was accepted, call the caller's sealer with the draft, insert
-//!    the block (transactions reference it through a deferred foreign key) and
-//!    advance `chain_head`.
+//! 1. **Lock** the single `chain_head` row (`UPDATE ... RETURNING`). Every
+//!    writer of transactions, notes, events and blocks does this first, so
+//!    batches commit one after the other, block heights are consecutive, and
+//!    the event sequence numbers they allocate (from the same row) are
+//!    gap-free and in commit order: a follower that read up to `seq` never
+//!    misses a later-committed smaller one. On SQLite the same statement takes
+//!    the database's write lock up front (waiting on `busy_timeout`), which
+//!    avoids the deadlock of upgrading a read lock.
+//! 2. **Read** what the batch touches, in bulk: which of its transaction ids
+//!    are stored, the state of every note it spends or creates, and the
+//!    proposals its issues execute. Under the lock this is the state the
+//!    batch applies to.
+//! 3. **Plan** in memory, transaction by transaction in batch order, exactly
+//!    as if each were applied alone: a transaction sees the effects of the
+//!    accepted ones before it (it may spend their outputs; it may not spend
+//!    what they spent or reuse their output ids) and a rejected one leaves no
+//!    trace. The plan fixes every outcome, block index and event number.
+//! 4. **Write** the accepted transactions with multi-row statements:
+//!    transactions, notes, spends, events, kernels, issuances, redemptions,
+//!    executed proposals; then call the caller's sealer, insert the block
+//!    (transactions reference it through a deferred foreign key) and advance
+//!    `chain_head`.
+//!
+//! The plan is not trusted to keep the money invariants on its own: every
+//! spend is still one guarded update (`... WHERE id = $input AND spent_by IS
+//! NULL`) whose affected rows are counted, every insert is checked by the
+//! schema's keys, and any disagreement with the plan rolls the whole batch
+//! back. The only disagreement that can happen without tampering is an
+//! issuance proposal cancelled between the read and the write (cancelling
+//! does not take the chain lock); the batch is then planned again.
 //!
 //! PostgreSQL runs at READ COMMITTED. Serialization failures and deadlocks
 //! roll the whole database transaction back; it is retried, a bounded number
 //! of times, as long as the sealer has not been called (it is `FnOnce`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
 
-use super::error::{is_unique_violation, is_write_conflict, StoreError};
+use super::error::{is_write_conflict, StoreError};
 use super::governance::ProposalState;
 use super::schema::{blocks, redemptions, transactions};
 use super::schema::{chain_head, events, issuance_proposals, issuances, kernels, notes};
@@ -41,8 +56,13 @@ pub const BATCH_TRANSACTIONS_MAX: usize = 8_192;
 /// Inputs, and separately outputs, of one transaction, at most.
 pub const NOTES_PER_TRANSACTION_MAX: usize = 256;
 /// Attempts of one batch when PostgreSQL reports a serialization failure or
-/// deadlock.
+/// deadlock, or a proposal changed state between the plan and the write.
 const ATTEMPTS_MAX: u32 = 5;
+/// Ids per lookup query.
+const IDS_PER_QUERY_MAX: usize = 4_096;
+/// Bound parameters per statement: under SQLite's limit (32,766) and
+/// PostgreSQL's (65,535).
+const PARAMETERS_PER_STATEMENT_MAX: usize = 30_000;
 
 impl Store {
     /// Applies a batch of verified transactions atomically and seals the
@@ -68,31 +88,50 @@ impl Store {
         loop {
             let mut conn = self.connection()?;
             let result = conn.transaction(|conn| apply_in_transaction(conn, &batch, &mut seal));
+            let retry = match &result {
+                Err(Failure::Replan) => true,
+                Err(Failure::Store(StoreError::Database(error))) => is_write_conflict(error),
+                _ => false,
+            };
             match result {
-                Err(StoreError::Database(error)) if is_write_conflict(&error) && seal.is_some() => {
-                    if attempt == ATTEMPTS_MAX {
-                        return Err(StoreError::Contention { attempts: attempt });
-                    }
-                    attempt += 1;
+                Ok(outcomes) => return Ok(outcomes),
+                Err(_) if retry && seal.is_some() && attempt < ATTEMPTS_MAX => attempt += 1,
+                Err(_) if retry && seal.is_some() => {
+                    return Err(StoreError::Contention { attempts: attempt })
                 }
-                result => return result,
+                Err(Failure::Replan) => return Err(StoreError::Corrupt("proposal state changed")),
+                Err(Failure::Store(error)) => return Err(error),
             }
         }
     }
 }
 
-/// The chain's tip as locked at the start of a batch.
-struct Head {
-    next_height: i64,
-    tip_hash: Vec<u8>,
-    next_event_seq: i64,
+/// Why a batch's database transaction was rolled back.
+#[derive(Debug)]
+enum Failure {
+    /// The database disagrees with the plan in a way a concurrent
+    /// cancellation explains: plan again.
+    Replan,
+    Store(StoreError),
+}
+
+impl From<diesel::result::Error> for Failure {
+    fn from(error: diesel::result::Error) -> Self {
+        Failure::Store(StoreError::Database(error))
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        Failure::Store(error)
+    }
 }
 
 fn apply_in_transaction<F>(
     conn: &mut AnyConnection,
     batch: &[NewTransaction],
     seal: &mut Option<F>,
-) -> Result<Vec<ApplyOutcome>, StoreError>
+) -> Result<Vec<ApplyOutcome>, Failure>
 where
     F: FnOnce(BlockDraft) -> SealedBlock,
 {
@@ -104,50 +143,31 @@ where
             chain_head::next_event_seq,
         ))
         .get_result::<(i64, Vec<u8>, i64)>(conn)?;
-    let mut head = Head {
-        next_height,
-        tip_hash,
-        next_event_seq,
-    };
+    let height = from_db_i64(next_height, "chain height")?;
 
-    let mut outcomes = Vec::with_capacity(batch.len());
-    let mut accepted: Vec<Bytes32> = Vec::new();
-    for tx in batch {
-        let index = u32::try_from(accepted.len()).map_err(|_| StoreError::OutOfRange {
-            field: "block index",
-        })?;
-        let location = TxLocation {
-            height: from_db_i64(head.next_height, "chain height")?,
-            index,
-        };
-        let outcome = apply_one(conn, tx, location, &mut head.next_event_seq)?;
-        if matches!(outcome, ApplyOutcome::Accepted(_)) {
-            accepted.push(tx.id);
-        }
-        outcomes.push(outcome);
+    let state = read_state(conn, batch)?;
+    let plan = plan(batch, state, height, next_event_seq)?;
+    if plan.accepted.is_empty() {
+        return Ok(plan.outcomes);
     }
-    if accepted.is_empty() {
-        return Ok(outcomes);
-    }
+    write(conn, batch, &plan)?;
 
     let Some(seal) = seal.take() else {
         // Only reachable if a previous attempt sealed and then failed; such an
         // attempt is not retried (see `Store::apply_batch`).
-        return Err(StoreError::Corrupt("block sealer called twice"));
+        return Err(StoreError::Corrupt("block sealer called twice").into());
     };
-    let prev_hash = to_bytes32(&head.tip_hash, "chain tip hash")?;
-    let tx_count = to_db_i32(
-        u32::try_from(accepted.len()).map_err(|_| StoreError::OutOfRange { field: "tx count" })?,
-        "tx count",
-    )?;
+    let prev_hash = to_bytes32(&tip_hash, "chain tip hash")?;
+    let tx_count = i32::try_from(plan.accepted.len())
+        .map_err(|_| StoreError::OutOfRange { field: "tx count" })?;
     let sealed = seal(BlockDraft {
-        height: from_db_i64(head.next_height, "chain height")?,
+        height,
         prev_hash,
-        transaction_ids: accepted,
+        transaction_ids: plan.accepted.iter().map(|&i| batch[i].id).collect(),
     });
     diesel::insert_into(blocks::table)
         .values((
-            blocks::height.eq(head.next_height),
+            blocks::height.eq(next_height),
             blocks::hash.eq(&sealed.hash[..]),
             blocks::prev_hash.eq(&prev_hash[..]),
             blocks::merkle_root.eq(&sealed.merkle_root[..]),
@@ -157,84 +177,241 @@ where
             blocks::signature.eq(&sealed.signature),
         ))
         .execute(conn)?;
-    let next_height = head
-        .next_height
-        .checked_add(1)
-        .ok_or(StoreError::OutOfRange {
-            field: "chain height",
-        })?;
+    let next_height = next_height.checked_add(1).ok_or(StoreError::OutOfRange {
+        field: "chain height",
+    })?;
     diesel::update(chain_head::table)
         .set((
             chain_head::next_height.eq(next_height),
             chain_head::tip_hash.eq(&sealed.hash[..]),
-            chain_head::next_event_seq.eq(head.next_event_seq),
+            chain_head::next_event_seq.eq(plan.next_event_seq),
         ))
         .execute(conn)?;
-    Ok(outcomes)
+    Ok(plan.outcomes)
 }
 
-/// Why a transaction's savepoint was rolled back.
-enum Abort {
-    Rejected(Rejection),
-    Store(StoreError),
+/// A note as the plan sees it.
+#[derive(Clone, Copy)]
+enum NoteState {
+    Unspent { owner: Bytes32 },
+    Spent,
 }
 
-impl From<diesel::result::Error> for Abort {
-    fn from(error: diesel::result::Error) -> Self {
-        Abort::Store(StoreError::Database(error))
-    }
+/// A proposal an issue of the batch executes, as read under the lock.
+#[derive(Clone, Copy)]
+struct OpenProposal {
+    amount: i64,
 }
 
-impl From<StoreError> for Abort {
-    fn from(error: StoreError) -> Self {
-        Abort::Store(error)
-    }
+/// What the batch touches, read under the chain lock.
+struct State {
+    stored: HashMap<Bytes32, TxLocation>,
+    notes: HashMap<Bytes32, NoteState>,
+    open_proposals: HashMap<ProposalId, OpenProposal>,
 }
 
-/// Applies one transaction at `location`, advancing `next_event_seq` only if
-/// it is accepted.
-fn apply_one(
-    conn: &mut AnyConnection,
-    tx: &NewTransaction,
-    location: TxLocation,
-    next_event_seq: &mut i64,
-) -> Result<ApplyOutcome, StoreError> {
-    if let Some(existing) = stored_location(conn, &tx.id)? {
-        return Ok(ApplyOutcome::Duplicate(existing));
-    }
-    if let Err(malformation) = check_shape(tx) {
-        return Ok(ApplyOutcome::Rejected(Rejection::Malformed(malformation)));
-    }
-    let Ok(amounts) = DbAmounts::of(tx) else {
-        return Ok(ApplyOutcome::Rejected(Rejection::AmountOutOfRange));
-    };
-
-    let mut seq = *next_event_seq;
-    let result = conn.transaction(|conn| write_transaction(conn, tx, location, amounts, &mut seq));
-    match result {
-        Ok(()) => {
-            *next_event_seq = seq;
-            Ok(ApplyOutcome::Accepted(location))
+fn read_state(conn: &mut AnyConnection, batch: &[NewTransaction]) -> Result<State, StoreError> {
+    let tx_ids: Vec<&[u8]> = batch.iter().map(|tx| &tx.id[..]).collect();
+    let mut stored = HashMap::new();
+    for chunk in tx_ids.chunks(IDS_PER_QUERY_MAX) {
+        let rows = transactions::table
+            .filter(transactions::id.eq_any(chunk))
+            .select((
+                transactions::id,
+                transactions::block_height,
+                transactions::block_index,
+            ))
+            .load::<(Vec<u8>, i64, i32)>(conn)?;
+        for (id, height, index) in rows {
+            let location = TxLocation {
+                height: from_db_i64(height, "block height")?,
+                index: from_db_i32(index, "block index")?,
+            };
+            stored.insert(to_bytes32(&id, "transaction id")?, location);
         }
-        Err(Abort::Rejected(rejection)) => Ok(ApplyOutcome::Rejected(rejection)),
-        Err(Abort::Store(StoreError::Database(error))) if is_unique_violation(&error) => {
-            // The transaction row is new (checked above, under the chain lock)
-            // and output ids are distinct (checked by shape), so the clash is
-            // with an existing note.
-            let taken = notes::table
-                .select(notes::id)
-                .filter(notes::id.eq_any(tx.outputs.iter().map(|note| &note.id[..])))
-                .first::<Vec<u8>>(conn)
-                .optional()?;
-            match taken {
-                Some(id) => Ok(ApplyOutcome::Rejected(Rejection::OutputExists(to_bytes32(
-                    &id, "note id",
-                )?))),
-                None => Err(StoreError::Database(error)),
+    }
+
+    let note_ids: HashSet<&[u8]> = batch
+        .iter()
+        .flat_map(|tx| {
+            let inputs = tx.inputs.iter().map(|id| &id[..]);
+            inputs.chain(tx.outputs.iter().map(|note| &note.id[..]))
+        })
+        .collect();
+    let note_ids: Vec<&[u8]> = note_ids.into_iter().collect();
+    let mut notes_state = HashMap::with_capacity(note_ids.len());
+    for chunk in note_ids.chunks(IDS_PER_QUERY_MAX) {
+        let rows = notes::table
+            .filter(notes::id.eq_any(chunk))
+            .select((notes::id, notes::owner, notes::spent_by.is_not_null()))
+            .load::<(Vec<u8>, Vec<u8>, bool)>(conn)?;
+        for (id, owner, spent) in rows {
+            let state = if spent {
+                NoteState::Spent
+            } else {
+                NoteState::Unspent {
+                    owner: to_bytes32(&owner, "note owner")?,
+                }
+            };
+            notes_state.insert(to_bytes32(&id, "note id")?, state);
+        }
+    }
+
+    let proposal_ids: Vec<&[u8]> = batch
+        .iter()
+        .filter_map(|tx| tx.executes_proposal.as_ref().map(|id| &id.0[..]))
+        .collect();
+    let mut open_proposals = HashMap::new();
+    for chunk in proposal_ids.chunks(IDS_PER_QUERY_MAX) {
+        let rows = issuance_proposals::table
+            .filter(issuance_proposals::id.eq_any(chunk))
+            .filter(issuance_proposals::state.eq(ProposalState::Open.as_db()))
+            .select((issuance_proposals::id, issuance_proposals::amount))
+            .load::<(Vec<u8>, i64)>(conn)?;
+        for (id, amount) in rows {
+            let id = <[u8; 16]>::try_from(&id[..]).map_err(|_| StoreError::Corrupt("proposal id"))?;
+            open_proposals.insert(ProposalId(id), OpenProposal { amount });
+        }
+    }
+    Ok(State {
+        stored,
+        notes: notes_state,
+        open_proposals,
+    })
+}
+
+/// The batch's outcomes and what the accepted transactions write.
+struct Plan {
+    outcomes: Vec<ApplyOutcome>,
+    /// Batch positions of the accepted transactions, in block order.
+    accepted: Vec<usize>,
+    /// Per accepted transaction (aligned with `accepted`): its first event
+    /// number, and the owners of the notes it spends, in input order.
+    details: Vec<AcceptedDetails>,
+    next_event_seq: i64,
+}
+
+struct AcceptedDetails {
+    index: u32,
+    first_seq: i64,
+    spent_owners: Vec<Bytes32>,
+    amounts: DbAmounts,
+}
+
+/// Decides every transaction's outcome in batch order, each against the
+/// state left by the ones accepted before it.
+fn plan(
+    batch: &[NewTransaction],
+    mut state: State,
+    height: u64,
+    mut next_event_seq: i64,
+) -> Result<Plan, StoreError> {
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut accepted = Vec::new();
+    let mut details = Vec::new();
+    for (position, tx) in batch.iter().enumerate() {
+        if let Some(location) = state.stored.get(&tx.id) {
+            outcomes.push(ApplyOutcome::Duplicate(*location));
+            continue;
+        }
+        if let Err(malformation) = check_shape(tx) {
+            outcomes.push(ApplyOutcome::Rejected(Rejection::Malformed(malformation)));
+            continue;
+        }
+        let Ok(amounts) = DbAmounts::of(tx) else {
+            outcomes.push(ApplyOutcome::Rejected(Rejection::AmountOutOfRange));
+            continue;
+        };
+        let spent_owners = match check_notes(tx, &state.notes) {
+            Ok(owners) => owners,
+            Err(rejection) => {
+                outcomes.push(ApplyOutcome::Rejected(rejection));
+                continue;
+            }
+        };
+        if let (Some(proposal), Some(amount)) = (tx.executes_proposal, amounts.issued) {
+            // Only an open proposal for exactly this amount is executed, and
+            // only once.
+            match state.open_proposals.get(&proposal) {
+                Some(open) if open.amount == amount => {
+                    state.open_proposals.remove(&proposal);
+                }
+                _ => {
+                    let rejection = Rejection::ProposalNotExecutable(proposal);
+                    outcomes.push(ApplyOutcome::Rejected(rejection));
+                    continue;
+                }
             }
         }
-        Err(Abort::Store(error)) => Err(error),
+
+        // Accepted: take its place in the block and its event numbers, and
+        // let the transactions after it see its effects.
+        let index = u32::try_from(accepted.len()).map_err(|_| StoreError::OutOfRange {
+            field: "block index",
+        })?;
+        let location = TxLocation { height, index };
+        let first_seq = next_event_seq;
+        let event_count = i64::try_from(tx.inputs.len() + tx.outputs.len())
+            .map_err(|_| StoreError::OutOfRange { field: "event count" })?;
+        next_event_seq = next_event_seq
+            .checked_add(event_count)
+            .ok_or(StoreError::OutOfRange {
+                field: "event sequence",
+            })?;
+        for input in &tx.inputs {
+            state.notes.insert(*input, NoteState::Spent);
+        }
+        for note in &tx.outputs {
+            state
+                .notes
+                .insert(note.id, NoteState::Unspent { owner: note.owner });
+        }
+        state.stored.insert(tx.id, location);
+        outcomes.push(ApplyOutcome::Accepted(location));
+        accepted.push(position);
+        details.push(AcceptedDetails {
+            index,
+            first_seq,
+            spent_owners,
+            amounts,
+        });
     }
+    Ok(Plan {
+        outcomes,
+        accepted,
+        details,
+        next_event_seq,
+    })
+}
+
+/// Checks a transaction's inputs, then its outputs, against the notes as the
+/// transactions before it left them; returns the owners of its inputs.
+fn check_notes(
+    tx: &NewTransaction,
+    notes_state: &HashMap<Bytes32, NoteState>,
+) -> Result<Vec<Bytes32>, Rejection> {
+    let mut owners = Vec::with_capacity(tx.inputs.len());
+    let mut spending = HashSet::with_capacity(tx.inputs.len());
+    for input in &tx.inputs {
+        match notes_state.get(input) {
+            None => return Err(Rejection::UnknownInput(*input)),
+            Some(NoteState::Spent) => return Err(Rejection::DoubleSpend(*input)),
+            Some(NoteState::Unspent { .. }) if !spending.insert(*input) => {
+                return Err(Rejection::DoubleSpend(*input))
+            }
+            Some(NoteState::Unspent { owner }) => owners.push(*owner),
+        }
+    }
+    // Output ids are distinct (checked by shape); none may exist already,
+    // spent or not, nor be one of this transaction's own inputs.
+    if let Some(taken) = tx
+        .outputs
+        .iter()
+        .find(|note| notes_state.contains_key(&note.id))
+    {
+        return Err(Rejection::OutputExists(taken.id));
+    }
+    Ok(owners)
 }
 
 /// Amounts of a transaction converted for the database.
@@ -257,24 +434,6 @@ impl DbAmounts {
                 .transpose()?,
         })
     }
-}
-
-fn stored_location(
-    conn: &mut AnyConnection,
-    id: &Bytes32,
-) -> Result<Option<TxLocation>, StoreError> {
-    let row = transactions::table
-        .find(&id[..])
-        .select((transactions::block_height, transactions::block_index))
-        .first::<(i64, i32)>(conn)
-        .optional()?;
-    row.map(|(height, index)| {
-        Ok(TxLocation {
-            height: from_db_i64(height, "block height")?,
-            index: from_db_i32(index, "block index")?,
-        })
-    })
-    .transpose()
 }
 
 /// The fields a transaction of each kind must and must not carry, checked in
@@ -323,140 +482,172 @@ fn check_shape(tx: &NewTransaction) -> Result<(), Malformation> {
     Ok(())
 }
 
-/// Writes one transaction inside its savepoint. `seq` is the next event
-/// sequence number, advanced per event written.
-fn write_transaction(
-    conn: &mut AnyConnection,
-    tx: &NewTransaction,
-    location: TxLocation,
-    amounts: DbAmounts,
-    seq: &mut i64,
-) -> Result<(), Abort> {
-    let tx_id = &tx.id[..];
-    diesel::insert_into(transactions::table)
-        .values((
+/// Runs a multi-row insert in chunks that stay under the bound-parameter
+/// limit. Diesel's `MultiConnection` cannot express multi-row inserts, so
+/// they run on the concrete connection.
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr, $columns:expr) => {{
+        let rows = $rows;
+        for chunk in rows.chunks(PARAMETERS_PER_STATEMENT_MAX / $columns) {
+            let insert = diesel::insert_into($table).values(chunk);
+            match &mut *$conn {
+                AnyConnection::Postgresql(pg) => insert.execute(pg)?,
+                AnyConnection::Sqlite(sqlite) => insert.execute(sqlite)?,
+            };
+        }
+    }};
+}
+
+/// Writes the plan's accepted transactions. Every statement is checked
+/// against the plan; a difference rolls the batch back.
+fn write(conn: &mut AnyConnection, batch: &[NewTransaction], plan: &Plan) -> Result<(), Failure> {
+    let height = match plan.outcomes.get(plan.accepted[0]) {
+        Some(ApplyOutcome::Accepted(location)) => to_db_i64(location.height, "block height")?,
+        _ => return Err(StoreError::Corrupt("plan without its first acceptance").into()),
+    };
+    let accepted = || {
+        plan.accepted
+            .iter()
+            .zip(&plan.details)
+            .map(|(&position, details)| (&batch[position], details))
+    };
+
+    let mut transaction_rows = Vec::with_capacity(plan.accepted.len());
+    let mut note_rows = Vec::new();
+    let mut spends: Vec<(&[u8], &[u8], i64)> = Vec::new();
+    let mut event_rows = Vec::new();
+    let mut kernel_rows = Vec::new();
+    let mut issuance_rows = Vec::new();
+    let mut redemption_rows = Vec::new();
+    for (tx, details) in accepted() {
+        let tx_id = &tx.id[..];
+        transaction_rows.push((
             transactions::id.eq(tx_id),
             transactions::kind.eq(tx.kind.as_db()),
             transactions::encoded.eq(&tx.encoded),
-            transactions::block_height.eq(to_db_i64(location.height, "block height")?),
-            transactions::block_index.eq(to_db_i32(location.index, "block index")?),
-        ))
-        .execute(conn)?;
-
-    let mut new_events = Vec::with_capacity(tx.inputs.len() + tx.outputs.len());
-    for input in &tx.inputs {
-        let spent_seq = take_seq(seq)?;
-        let owner = diesel::update(notes::table)
-            .filter(notes::id.eq(&input[..]))
-            .filter(notes::spent_by.is_null())
-            .set((notes::spent_by.eq(tx_id), notes::spent_seq.eq(spent_seq)))
-            .returning(notes::owner)
-            .get_result::<Vec<u8>>(conn)
-            .optional()?;
-        let Some(owner) = owner else {
-            let exists = notes::table
-                .find(&input[..])
-                .select(notes::id)
-                .first::<Vec<u8>>(conn)
-                .optional()?
-                .is_some();
-            return Err(Abort::Rejected(if exists {
-                Rejection::DoubleSpend(*input)
-            } else {
-                Rejection::UnknownInput(*input)
-            }));
-        };
-        new_events.push((
-            events::seq.eq(spent_seq),
-            events::kind.eq(EventKind::Spent.as_db()),
-            events::note_id.eq(&input[..]),
-            events::owner.eq(owner),
-            events::tx_id.eq(tx_id),
+            transactions::block_height.eq(height),
+            transactions::block_index.eq(to_db_i32(details.index, "block index")?),
         ));
-    }
-
-    let mut new_notes = Vec::with_capacity(tx.outputs.len());
-    for (output_index, note) in tx.outputs.iter().enumerate() {
-        let created_seq = take_seq(seq)?;
-        let output_index = i32::try_from(output_index).map_err(|_| StoreError::OutOfRange {
-            field: "output index",
-        })?;
-        new_notes.push((
-            notes::id.eq(&note.id[..]),
-            notes::owner.eq(&note.owner[..]),
-            notes::commitment.eq(&note.commitment[..]),
-            notes::memo.eq(&note.memo),
-            notes::created_by.eq(tx_id),
-            notes::output_index.eq(output_index),
-            notes::created_seq.eq(created_seq),
-        ));
-        new_events.push((
-            events::seq.eq(created_seq),
-            events::kind.eq(EventKind::Created.as_db()),
-            events::note_id.eq(&note.id[..]),
-            events::owner.eq(note.owner.to_vec()),
-            events::tx_id.eq(tx_id),
-        ));
-    }
-    // Multi-row inserts: diesel's `MultiConnection` cannot express them, so
-    // they run on the concrete connection.
-    if !new_notes.is_empty() {
-        let insert = diesel::insert_into(notes::table).values(&new_notes);
-        match conn {
-            AnyConnection::Postgresql(pg) => insert.execute(pg)?,
-            AnyConnection::Sqlite(sqlite) => insert.execute(sqlite)?,
-        };
-    }
-    // Never empty: every transaction spends or creates at least one note.
-    let insert = diesel::insert_into(events::table).values(&new_events);
-    match conn {
-        AnyConnection::Postgresql(pg) => insert.execute(pg)?,
-        AnyConnection::Sqlite(sqlite) => insert.execute(sqlite)?,
-    };
-
-    if let Some(excess) = &tx.kernel_excess {
-        diesel::insert_into(kernels::table)
-            .values((kernels::tx_id.eq(tx_id), kernels::excess.eq(&excess[..])))
-            .execute(conn)?;
-    }
-    if let (Some((_, blinding)), Some(amount)) = (&tx.issued, amounts.issued) {
-        diesel::insert_into(issuances::table)
-            .values((
+        let mut seq = details.first_seq;
+        for (input, owner) in tx.inputs.iter().zip(&details.spent_owners) {
+            spends.push((&input[..], tx_id, seq));
+            event_rows.push((
+                events::seq.eq(seq),
+                events::kind.eq(EventKind::Spent.as_db()),
+                events::note_id.eq(&input[..]),
+                events::owner.eq(&owner[..]),
+                events::tx_id.eq(tx_id),
+            ));
+            seq += 1;
+        }
+        for (output_index, note) in tx.outputs.iter().enumerate() {
+            let output_index = i32::try_from(output_index).map_err(|_| StoreError::OutOfRange {
+                field: "output index",
+            })?;
+            note_rows.push((
+                notes::id.eq(&note.id[..]),
+                notes::owner.eq(&note.owner[..]),
+                notes::commitment.eq(&note.commitment[..]),
+                notes::memo.eq(&note.memo),
+                notes::created_by.eq(tx_id),
+                notes::output_index.eq(output_index),
+                notes::created_seq.eq(seq),
+            ));
+            event_rows.push((
+                events::seq.eq(seq),
+                events::kind.eq(EventKind::Created.as_db()),
+                events::note_id.eq(&note.id[..]),
+                events::owner.eq(&note.owner[..]),
+                events::tx_id.eq(tx_id),
+            ));
+            seq += 1;
+        }
+        if let Some(excess) = &tx.kernel_excess {
+            kernel_rows.push((kernels::tx_id.eq(tx_id), kernels::excess.eq(&excess[..])));
+        }
+        if let (Some((_, blinding)), Some(amount)) = (&tx.issued, details.amounts.issued) {
+            issuance_rows.push((
                 issuances::tx_id.eq(tx_id),
                 issuances::amount.eq(amount),
                 issuances::blinding.eq(&blinding[..]),
-            ))
-            .execute(conn)?;
+            ));
+        }
+        if let Some(amount) = details.amounts.burned {
+            redemption_rows.push((redemptions::tx_id.eq(tx_id), redemptions::amount.eq(amount)));
+        }
     }
-    if let Some(amount) = amounts.burned {
-        diesel::insert_into(redemptions::table)
-            .values((redemptions::tx_id.eq(tx_id), redemptions::amount.eq(amount)))
-            .execute(conn)?;
-    }
-    if let (Some(proposal), Some(amount)) = (tx.executes_proposal, amounts.issued) {
-        // Guarded like a spend: only an open proposal for exactly this amount
-        // is executed, and only once.
+
+    // Parents before children: the foreign keys of notes, events, kernels,
+    // issuances and redemptions point at transactions; spends and events
+    // may point at notes created in this batch.
+    insert_rows!(conn, transactions::table, &transaction_rows, 5);
+    insert_rows!(conn, notes::table, &note_rows, 7);
+    spend_notes(conn, &spends)?;
+    insert_rows!(conn, events::table, &event_rows, 5);
+    insert_rows!(conn, kernels::table, &kernel_rows, 2);
+    insert_rows!(conn, issuances::table, &issuance_rows, 3);
+    insert_rows!(conn, redemptions::table, &redemption_rows, 2);
+
+    for (tx, details) in accepted() {
+        let (Some(proposal), Some(amount)) = (tx.executes_proposal, details.amounts.issued) else {
+            continue;
+        };
         let executed = diesel::update(issuance_proposals::table)
             .filter(issuance_proposals::id.eq(&proposal.0[..]))
             .filter(issuance_proposals::state.eq(ProposalState::Open.as_db()))
             .filter(issuance_proposals::amount.eq(amount))
             .set((
                 issuance_proposals::state.eq(ProposalState::Executed.as_db()),
-                issuance_proposals::executed_by.eq(tx_id),
+                issuance_proposals::executed_by.eq(&tx.id[..]),
             ))
             .execute(conn)?;
         if executed != 1 {
-            return Err(Abort::Rejected(Rejection::ProposalNotExecutable(proposal)));
+            // Cancelled since it was read: plan the batch again.
+            return Err(Failure::Replan);
         }
     }
     Ok(())
 }
 
-/// Returns the next event sequence number and advances the counter.
-fn take_seq(seq: &mut i64) -> Result<i64, StoreError> {
-    let this = *seq;
-    *seq = this.checked_add(1).ok_or(StoreError::OutOfRange {
-        field: "event sequence",
-    })?;
-    Ok(this)
+/// Marks notes spent, each with one guarded update: only a note that is
+/// unspent is changed, and every one must be, or the batch is rolled back.
+fn spend_notes(conn: &mut AnyConnection, spends: &[(&[u8], &[u8], i64)]) -> Result<(), Failure> {
+    match conn {
+        AnyConnection::Postgresql(pg) => {
+            use diesel::sql_types::{Array, BigInt, Binary};
+            // One statement for the whole batch; each row is still guarded by
+            // `spent_by IS NULL`.
+            for chunk in spends.chunks(PARAMETERS_PER_STATEMENT_MAX) {
+                let ids: Vec<&[u8]> = chunk.iter().map(|spend| spend.0).collect();
+                let spenders: Vec<&[u8]> = chunk.iter().map(|spend| spend.1).collect();
+                let seqs: Vec<i64> = chunk.iter().map(|spend| spend.2).collect();
+                let updated = diesel::sql_query(
+                    "UPDATE notes SET spent_by = spend.tx_id, spent_seq = spend.seq \
+                     FROM unnest($1::bytea[], $2::bytea[], $3::int8[]) AS spend(id, tx_id, seq) \
+                     WHERE notes.id = spend.id AND notes.spent_by IS NULL",
+                )
+                .bind::<Array<Binary>, _>(ids)
+                .bind::<Array<Binary>, _>(spenders)
+                .bind::<Array<BigInt>, _>(seqs)
+                .execute(pg)?;
+                if updated != chunk.len() {
+                    return Err(StoreError::Corrupt("a planned spend found its note spent").into());
+                }
+            }
+        }
+        AnyConnection::Sqlite(sqlite) => {
+            // In-process: a statement per spend costs no round trip.
+            for &(id, tx_id, seq) in spends {
+                let updated = diesel::update(notes::table)
+                    .filter(notes::id.eq(id))
+                    .filter(notes::spent_by.is_null())
+                    .set((notes::spent_by.eq(tx_id), notes::spent_seq.eq(seq)))
+                    .execute(sqlite)?;
+                if updated != 1 {
+                    return Err(StoreError::Corrupt("a planned spend found its note spent").into());
+                }
+            }
+        }
+    }
+    Ok(())
 }
