@@ -7,10 +7,11 @@
 
 use crate::auth::{self, AuthError, RequestAuth};
 use crate::error::ApiError;
+use crate::gate::GateError;
 use crate::ledger::{now_ms, Ledger, LedgerError};
 use crate::store::{
-    AuditRecord, EventKind, NewParticipant, Participant, ParticipantStatus, Proposal, ProposalId,
-    ProposalState, Role,
+    Admission, AuditRecord, EventKind, NewParticipant, NonceClaim, Participant, ParticipantStatus,
+    Proposal, ProposalId, ProposalState, Role,
 };
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -193,18 +194,28 @@ async fn authenticate(
         body,
         now_ms(),
     )?;
-    let ledger = state.get_ref().clone();
-    let key = auth.key;
-    let nonce = auth.nonce;
-    let participant = web::block(move || -> Result<Participant, ApiError> {
-        let store = ledger.store();
-        let participant = store
-            .participant_by_key(key.as_bytes())?
-            .ok_or(ApiError::from(AuthError::UnknownKey))?;
-        store.record_nonce(key.as_bytes(), &nonce, now_ms())?;
-        Ok(participant)
-    })
-    .await??;
+    let claim = NonceClaim {
+        key: *auth.key.as_bytes(),
+        nonce: auth.nonce,
+        seen_at_unix_ms: now_ms(),
+    };
+    let participant = match state.gate().admit(claim).await {
+        Ok(Admission::Admitted(participant)) => participant,
+        Ok(Admission::UnknownKey) => return Err(AuthError::UnknownKey.into()),
+        Ok(Admission::Replay) => return Err(AuthError::Replay.into()),
+        Err(GateError::Busy) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many requests are waiting; retry later",
+            ))
+        }
+        Err(GateError::Store {
+            transient: true,
+            message,
+        }) => return Err(ApiError::unavailable(message)),
+        Err(error) => return Err(ApiError::internal(error)),
+    };
     if participant.status != ParticipantStatus::Active {
         return Err(ApiError::forbidden(
             "suspended",

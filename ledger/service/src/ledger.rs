@@ -14,6 +14,7 @@
 //!   client), signed by at least `threshold` distinct active officers, and executes
 //!   the proposal in the same database transaction, so a proposal issues at most once.
 
+use crate::gate::RequestGate;
 use crate::metrics::Metrics;
 use crate::store::{
     self, ApplyOutcome, BlockDraft, NewNote, NewProposal, NewTransaction, ParticipantStatus,
@@ -113,12 +114,14 @@ pub struct Ledger {
     verify_queue: crossbeam_channel::Sender<VerifyJob>,
     pub metrics: Metrics,
     head: watch::Receiver<u64>,
+    gate: RequestGate,
 }
 
 impl Ledger {
     /// Opens the store (running migrations) and starts the writer thread.
     pub fn open(config: LedgerConfig, metrics: Metrics) -> Result<Arc<Ledger>, StoreError> {
         let store = Store::open(&config.database_url)?;
+        let store_for_gate = store.clone();
         let (queue, jobs) = sync_channel(config.queue_depth_max);
         let (head_tx, head) = watch::channel(0u64);
         let writer = Writer {
@@ -155,11 +158,17 @@ impl Ledger {
             verify_queue,
             metrics,
             head,
+            gate: RequestGate::start(store_for_gate, config.queue_depth_max),
         }))
     }
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The gate that admits signed requests (key lookup, replay protection).
+    pub fn gate(&self) -> &RequestGate {
+        &self.gate
     }
 
     pub fn public_key(&self) -> PublicKey {
@@ -185,10 +194,9 @@ impl Ledger {
         if tx.kind() == TxKind::Issue {
             return Err(LedgerError::IssueNotSubmittable);
         }
+        // A resubmission is answered with its first receipt by the verifier,
+        // which looks up the whole batch's ids at once.
         let id = tx.id();
-        if let Some(stored) = self.store.transaction(&id.0)? {
-            return Ok(self.receipt_at(id, stored.location)?);
-        }
         let (reply, answer) = oneshot::channel();
         match self.verify_queue.try_send(VerifyJob {
             tx: tx.clone(),
@@ -656,6 +664,21 @@ impl Verifier {
     /// Verifies `jobs`, replying to the rejected and forwarding the rest; on a
     /// store error nothing was replied and `jobs` is left for the caller.
     fn verify(&self, jobs: &mut Vec<VerifyJob>) -> Result<(), StoreError> {
+        let tx_ids: Vec<[u8; 32]> = jobs.iter().map(|job| job.id.0).collect();
+        let committed = self.store.transaction_locations(&tx_ids)?;
+        if !committed.is_empty() {
+            let (done, waiting): (Vec<VerifyJob>, Vec<VerifyJob>) = std::mem::take(jobs)
+                .into_iter()
+                .partition(|job| committed.contains_key(&job.id.0));
+            *jobs = waiting;
+            for job in done {
+                let receipt = stored_receipt(&self.store, job.id, committed[&job.id.0]);
+                let _ = job.reply.send(receipt.map_err(LedgerError::from));
+            }
+        }
+        if jobs.is_empty() {
+            return Ok(());
+        }
         let ids: Vec<[u8; 32]> = jobs
             .iter()
             .flat_map(|j| j.tx.inputs().iter().map(|n| n.0))

@@ -560,6 +560,19 @@ async fn every_bad_request_on_every_route_is_a_4xx_json_error() {
             );
         }
     }
+    // Copies of one signed request racing each other: the request gate
+    // admits them in groups, and exactly one copy gets through.
+    let headers = sign(officer, "GET", "/v1/ledger", b"", now_ms());
+    let copies = futures_util::future::join_all(
+        (0..32).map(|_| raw(&base, "GET", "/v1/ledger", vec![], headers.clone())),
+    )
+    .await;
+    let passed = copies.iter().filter(|(status, _)| *status == 200).count();
+    let replayed = copies
+        .iter()
+        .filter(|(status, body)| *status == 401 && body["code"] == "replayed_request")
+        .count();
+    assert_eq!((passed, replayed), (1, 31), "{copies:?}");
     // Routes and methods that do not exist.
     assert_error(
         "unknown route",

@@ -8,9 +8,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use ledger_service::store::{
-    ApplyOutcome, AuditRecord, BlockDraft, EventKind, Malformation, NewParticipant, NewProposal,
-    ParticipantStatus, ProposalId, ProposalState, Rejection, Role, Spend, Store, StoreError,
-    TxLocation,
+    Admission, ApplyOutcome, AuditRecord, BlockDraft, EventKind, Malformation, NewParticipant,
+    NewProposal, NonceClaim, ParticipantStatus, ProposalId, ProposalState, Rejection, Role, Spend,
+    Store, StoreError, TxLocation,
 };
 use support::{id, issue, no_seal, note_id, owner, redeem, seal, transfer, TestDatabase};
 
@@ -37,6 +37,7 @@ on_both_backends!(
     blocks_chain_from_height_zero_with_previous_hashes,
     approving_a_proposal_twice_is_refused_and_execution_is_atomic_with_the_issue,
     a_reused_request_nonce_is_a_replay,
+    a_group_of_requests_is_admitted_once_per_nonce_and_only_for_known_keys,
     amounts_above_i64_max_are_refused_not_wrapped,
     the_supply_snapshot_pages_through_unspent_commitments,
     participants_are_admitted_found_by_key_and_suspended,
@@ -482,6 +483,60 @@ fn a_reused_request_nonce_is_a_replay(db: &TestDatabase) {
     assert!(matches!(
         store.record_nonce(&key, b"nonce-2", 6_001),
         Err(StoreError::Replay)
+    ));
+}
+
+fn a_group_of_requests_is_admitted_once_per_nonce_and_only_for_known_keys(db: &TestDatabase) {
+    let store = db.open();
+    admit(&store, "bank-a", Role::Bank, 1);
+    admit(&store, "officer-b", Role::Officer, 2);
+    store
+        .set_participant_status("officer-b", ParticipantStatus::Suspended)
+        .unwrap();
+    let claim = |key: u64, nonce: u8| NonceClaim {
+        key: owner(key),
+        nonce: [nonce; 16],
+        seen_at_unix_ms: 1_000,
+    };
+    let admitted = |id: &str| match store.participant(id).unwrap() {
+        Some(participant) => Admission::Admitted(participant),
+        None => panic!("{id} was admitted above"),
+    };
+    let outcomes = store
+        .admit_requests(&[
+            claim(1, 7),
+            claim(1, 7), // the same pair again in one group
+            claim(1, 8),
+            claim(9, 7), // nobody's key
+            claim(2, 7), // suspended: admitted, the caller refuses it by status
+        ])
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            admitted("bank-a"),
+            Admission::Replay,
+            admitted("bank-a"),
+            Admission::UnknownKey,
+            admitted("officer-b"),
+        ]
+    );
+    // Recorded durably: a later group, and the single-request path, see them.
+    assert_eq!(
+        store.admit_requests(&[claim(1, 8), claim(1, 9)]).unwrap(),
+        vec![Admission::Replay, admitted("bank-a")]
+    );
+    assert!(matches!(
+        store.record_nonce(&owner(1), &[7; 16], 1_000),
+        Err(StoreError::Replay)
+    ));
+    // The unknown key's nonce was not recorded.
+    store.record_nonce(&owner(9), &[7; 16], 1_000).unwrap();
+    assert_eq!(store.admit_requests(&[]).unwrap(), vec![]);
+    let too_many = vec![claim(1, 1); ledger_service::store::ADMISSIONS_PER_CALL_MAX + 1];
+    assert!(matches!(
+        store.admit_requests(&too_many),
+        Err(StoreError::BatchTooLarge { .. })
     ));
 }
 

@@ -269,7 +269,8 @@ fn read_state(conn: &mut AnyConnection, batch: &[NewTransaction]) -> Result<Stat
             .select((issuance_proposals::id, issuance_proposals::amount))
             .load::<(Vec<u8>, i64)>(conn)?;
         for (id, amount) in rows {
-            let id = <[u8; 16]>::try_from(&id[..]).map_err(|_| StoreError::Corrupt("proposal id"))?;
+            let id =
+                <[u8; 16]>::try_from(&id[..]).map_err(|_| StoreError::Corrupt("proposal id"))?;
             open_proposals.insert(ProposalId(id), OpenProposal { amount });
         }
     }
@@ -351,8 +352,11 @@ fn plan(
         })?;
         let location = TxLocation { height, index };
         let first_seq = next_event_seq;
-        let event_count = i64::try_from(tx.inputs.len() + tx.outputs.len())
-            .map_err(|_| StoreError::OutOfRange { field: "event count" })?;
+        let event_count = i64::try_from(tx.inputs.len() + tx.outputs.len()).map_err(|_| {
+            StoreError::OutOfRange {
+                field: "event count",
+            }
+        })?;
         next_event_seq = next_event_seq
             .checked_add(event_count)
             .ok_or(StoreError::OutOfRange {

@@ -187,7 +187,7 @@ pub struct Approval {
 /// Longest approval signature accepted, in bytes.
 pub const APPROVAL_SIGNATURE_BYTES_MAX: usize = 128;
 
-type ParticipantRow = (
+pub(super) type ParticipantRow = (
     String,
     String,
     String,
@@ -197,7 +197,7 @@ type ParticipantRow = (
     i64,
 );
 
-const PARTICIPANT_COLUMNS: (
+pub(super) const PARTICIPANT_COLUMNS: (
     participants::id,
     participants::name,
     participants::role,
@@ -215,7 +215,7 @@ const PARTICIPANT_COLUMNS: (
     participants::created_at_unix_ms,
 );
 
-fn participant_from_row(row: ParticipantRow) -> Result<Participant, StoreError> {
+pub(super) fn participant_from_row(row: ParticipantRow) -> Result<Participant, StoreError> {
     let (id, name, role, status, spend_public_key, view_public_key, created_at_unix_ms) = row;
     Ok(Participant {
         id,

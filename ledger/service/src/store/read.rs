@@ -175,6 +175,34 @@ impl Store {
         .transpose()
     }
 
+    /// Where the transactions with these ids were committed, for those that
+    /// were; one query per 512 ids.
+    pub fn transaction_locations(
+        &self,
+        ids: &[Bytes32],
+    ) -> Result<HashMap<Bytes32, TxLocation>, StoreError> {
+        let mut conn = self.connection()?;
+        let mut found = HashMap::new();
+        for chunk in ids.chunks(IDS_PER_QUERY_MAX) {
+            let rows = transactions::table
+                .filter(transactions::id.eq_any(chunk.iter().map(|id| &id[..])))
+                .select((
+                    transactions::id,
+                    transactions::block_height,
+                    transactions::block_index,
+                ))
+                .load::<(Vec<u8>, i64, i32)>(&mut *conn)?;
+            for (id, height, index) in rows {
+                let location = TxLocation {
+                    height: from_db_i64(height, "block height")?,
+                    index: from_db_i32(index, "block index")?,
+                };
+                found.insert(to_bytes32(&id, "transaction id")?, location);
+            }
+        }
+        Ok(found)
+    }
+
     /// The block at `height`.
     pub fn block(&self, height: u64) -> Result<Option<StoredBlock>, StoreError> {
         let Ok(height) = i64::try_from(height) else {
