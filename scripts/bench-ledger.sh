@@ -3,15 +3,17 @@
 #
 # Creates a fresh database, generates officer, bank and block keys with
 # `cbdc keygen`, starts `cbdc ledger serve` (release build) with two officers
-# (threshold 2), runs `cbdc bench` with 1 and with 16 clients, stops the server
-# and drops the database. Then runs the same kind of transfer as plain SQL with
-# pgbench (scripts/pgbench-utxo*.sql) on a second fresh database, with 1 and 16
-# clients. Everything it prints goes to stdout; progress and logs to stderr.
+# (threshold 2), runs `cbdc bench` with 1, 16 and 64 clients, reports the
+# server's peak memory, stops it and drops the database. Then runs the same
+# kind of transfer as plain SQL with pgbench (scripts/pgbench-utxo*.sql) on a
+# second fresh database, with the same client counts. Everything it prints
+# goes to stdout; progress and logs to stderr.
 #
 # Settings (environment):
 #   DATABASE_URL_BASE  server URL without a database  (postgres://postgres@127.0.0.1:5432)
+#   BENCH_CLIENTS      client counts, in order         ("1 16 64")
 #   BENCH_N1           transactions with 1 client      (2000)
-#   BENCH_N16          transactions with 16 clients    (5000)
+#   BENCH_N            transactions with more clients  (10000)
 #   BENCH_PORT         the ledger's port               (7480)
 #   PGBENCH_SECONDS    duration of each pgbench run    (20)
 #   CARGO_TARGET_DIR   where cargo builds              (target)
@@ -19,8 +21,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BASE=${DATABASE_URL_BASE:-postgres://postgres@127.0.0.1:5432}
+CLIENT_COUNTS=${BENCH_CLIENTS:-"1 16 64"}
 N1=${BENCH_N1:-2000}
-N16=${BENCH_N16:-5000}
+N=${BENCH_N:-10000}
 PORT=${BENCH_PORT:-7480}
 PGBENCH_SECONDS=${PGBENCH_SECONDS:-20}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -86,11 +89,15 @@ bench() {
     echo "load after: $(uptime | sed 's/.*load average/load average/')"
     echo
 }
-bench 1 "$N1"
-bench 16 "$N16"
+for clients in $CLIENT_COUNTS; do
+    if [ "$clients" = 1 ]; then bench 1 "$N1"; else bench "$clients" "$N"; fi
+done
 
-echo "## ledger /metrics at the end (setup and both runs)"
+echo "## ledger /metrics at the end (setup and all runs)"
 curl -fsS "$URL/metrics" | grep -E '^cbdc_ledger_(verify_seconds|commit_seconds|batch_size)_(sum|count)|^cbdc_ledger_transactions_(accepted|rejected)_total'
+echo
+echo "## ledger process memory at the end"
+grep -E '^(VmHWM|VmRSS)' "/proc/$SERVER_PID/status" | sed 's/^VmHWM/peak resident (VmHWM)/; s/^VmRSS/resident now (VmRSS)/'
 echo
 
 kill "$SERVER_PID"
@@ -102,7 +109,7 @@ psql -qX "$BASE/postgres" -c "DROP DATABASE $DB WITH (FORCE)" >/dev/null
 NOTES=$((PGBENCH_SECONDS * 20000))
 psql -qX "$BASE/postgres" -c "CREATE DATABASE $PGDB" >/dev/null
 psql -qX "$BASE/$PGDB" -v ON_ERROR_STOP=1 -v notes="$NOTES" -f scripts/pgbench-utxo-init.sql >/dev/null
-for clients in 1 16; do
+for clients in $CLIENT_COUNTS; do
     jobs=$((clients < $(nproc) ? clients : $(nproc)))
     echo "## pgbench plain-SQL UTXO transfer: $clients client(s), ${PGBENCH_SECONDS} s"
     echo "load before: $(uptime | sed 's/.*load average/load average/')"
