@@ -800,7 +800,12 @@ mod tests {
             };
             let report = bench_ledger(&args).await.unwrap();
             assert_eq!(report.transactions, transactions);
-            assert_eq!(report.accepted, u64::try_from(transactions).unwrap());
+            assert_eq!(
+                report.accepted,
+                u64::try_from(transactions).unwrap(),
+                "{}",
+                report.table()
+            );
             assert!(report.rejected.is_empty(), "{:?}", report.rejected);
             assert!(report.transactions_per_second > 0.0);
             assert!(report.latency_ms.max >= report.latency_ms.p50);

@@ -79,6 +79,26 @@ enum Command {
         /// for an export (which names it; compare it with the published key).
         #[arg(long)]
         ledger_key: Option<String>,
+        /// Only the supply equation over the live tables (no journal replay); prints
+        /// how long it took. Passes on a database seeded by `cbdc seed`.
+        #[arg(long, conflicts_with_all = ["export", "ledger_key"])]
+        supply_only: bool,
+    },
+    /// Scale benchmark only: add filler notes (commitments to zero, balanced, without
+    /// proofs) to a ledger database. `cbdc audit` refuses the result; `--supply-only` passes.
+    Seed {
+        /// The ledger database (PostgreSQL URL or SQLite path).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        /// The ledger's block key file (the filler's blocks are signed with it).
+        #[arg(long)]
+        block_key: PathBuf,
+        /// How many filler notes to add.
+        #[arg(long)]
+        notes: u64,
+        /// Notes per synthetic transaction, i.e. per kernel (1 to 256).
+        #[arg(long, default_value_t = ledger_service::store::NOTES_PER_TRANSACTION_MAX)]
+        notes_per_transaction: usize,
     },
     /// Write an export of a ledger database for auditors.
     Export {
@@ -274,8 +294,59 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Audit {
             database_url,
+            supply_only: true,
+            ..
+        } => {
+            let url =
+                database_url.context("--supply-only needs --database-url (or DATABASE_URL)")?;
+            serve::check_sqlite_path(&url, true)?;
+            let store = ledger_service::store::Store::open(&url)?;
+            let started = std::time::Instant::now();
+            let supply = ledger_service::audit::supply_audit_live(&store)?;
+            println!(
+                "supply OK: {} unspent notes, {} kernels, height {}; issued {}, redeemed {}, outstanding {}; {:.3} s",
+                supply.unspent_notes,
+                supply.kernels,
+                supply.height.map_or_else(|| "none".to_owned(), |h| h.to_string()),
+                supply.issued,
+                supply.redeemed,
+                supply.outstanding,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Seed {
+            database_url,
+            block_key,
+            notes,
+            notes_per_transaction,
+        } => {
+            serve::check_sqlite_path(&database_url, false)?;
+            let key = keys::load_signing(&block_key)?;
+            let store = ledger_service::store::Store::open(&database_url)?;
+            let report = ledger_service::store::seed::seed_filler_notes(
+                &store,
+                &key,
+                notes,
+                notes_per_transaction,
+            )?;
+            println!(
+                "seeded {} filler notes in {} transactions, blocks {}..={}; generating {:.2} s, writing {:.2} s, vacuum {:.2} s",
+                report.notes,
+                report.transactions,
+                report.heights.0,
+                report.heights.1,
+                report.generating.as_secs_f64(),
+                report.writing.as_secs_f64(),
+                report.vacuuming.as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Audit {
+            database_url,
             export,
             ledger_key,
+            supply_only: false,
         } => {
             let report = match (database_url, export) {
                 (_, Some(path)) => {

@@ -33,6 +33,7 @@ mod governance;
 mod read;
 mod records;
 mod schema;
+pub mod seed;
 mod types;
 
 use std::time::Duration;

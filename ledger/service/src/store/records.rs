@@ -9,7 +9,7 @@
 //! [`Store::admit_requests`] does the same for many requests at once (the
 //! API's request gate groups the requests that arrive together): one
 //! participant lookup and one `INSERT ... ON CONFLICT DO NOTHING RETURNING`
-//! for the group, in one database transaction, so the per-request cost of
+//! for the group, so the per-request cost of
 //! replay protection is a share of one commit instead of a commit each.
 
 use std::collections::{HashMap, HashSet};
@@ -81,8 +81,8 @@ impl Store {
     }
 
     /// Admits a group of requests: looks up each claim's participant and
-    /// records the nonces of those with a known key, all in one database
-    /// transaction. Outcomes are aligned with `claims`. A nonce repeated
+    /// records the nonces of those with a known key (one insert, which alone
+    /// decides replays). Outcomes are aligned with `claims`. A nonce repeated
     /// within the group is admitted once, for its first claim.
     pub fn admit_requests(&self, claims: &[NonceClaim]) -> Result<Vec<Admission>, StoreError> {
         if claims.len() > ADMISSIONS_PER_CALL_MAX {
@@ -93,8 +93,12 @@ impl Store {
         if claims.is_empty() {
             return Ok(Vec::new());
         }
+        // Two statements, each atomic on its own, and no explicit transaction:
+        // SQLite cannot upgrade a read transaction to a write one while the
+        // ledger's writer holds the write lock (it fails at once instead of
+        // waiting), and the insert alone decides replays.
         let mut conn = self.connection()?;
-        conn.transaction(|conn| admit_in_transaction(conn, claims))
+        admit(&mut conn, claims)
     }
 
     /// Forgets nonces seen before `before_unix_ms`; returns how many.
@@ -156,10 +160,7 @@ impl Store {
     }
 }
 
-fn admit_in_transaction(
-    conn: &mut AnyConnection,
-    claims: &[NonceClaim],
-) -> Result<Vec<Admission>, StoreError> {
+fn admit(conn: &mut AnyConnection, claims: &[NonceClaim]) -> Result<Vec<Admission>, StoreError> {
     let keys: HashSet<&[u8]> = claims.iter().map(|claim| &claim.key[..]).collect();
     let keys: Vec<&[u8]> = keys.into_iter().collect();
     let mut known: HashMap<Bytes32, Participant> = HashMap::with_capacity(keys.len());
