@@ -46,6 +46,7 @@ use diesel::prelude::*;
 
 use super::error::{is_write_conflict, StoreError};
 use super::governance::ProposalState;
+use super::read::locate_transactions;
 use super::schema::{blocks, redemptions, transactions};
 use super::schema::{chain_head, events, issuance_proposals, issuances, kernels, notes};
 use super::types::*;
@@ -135,14 +136,7 @@ fn apply_in_transaction<F>(
 where
     F: FnOnce(BlockDraft) -> SealedBlock,
 {
-    let (next_height, tip_hash, next_event_seq) = diesel::update(chain_head::table)
-        .set(chain_head::next_height.eq(chain_head::next_height))
-        .returning((
-            chain_head::next_height,
-            chain_head::tip_hash,
-            chain_head::next_event_seq,
-        ))
-        .get_result::<(i64, Vec<u8>, i64)>(conn)?;
+    let (next_height, tip_hash, next_event_seq) = lock_head(conn)?;
     let height = from_db_i64(next_height, "chain height")?;
 
     let state = read_state(conn, batch)?;
@@ -165,9 +159,39 @@ where
         prev_hash,
         transaction_ids: plan.accepted.iter().map(|&i| batch[i].id).collect(),
     });
+    insert_block(conn, next_height, &prev_hash, &sealed, tx_count)?;
+    let next_height = next_height.checked_add(1).ok_or(StoreError::OutOfRange {
+        field: "chain height",
+    })?;
+    advance_head(conn, next_height, &sealed.hash, plan.next_event_seq)?;
+    Ok(plan.outcomes)
+}
+
+/// Locks the single `chain_head` row, the first statement of every writer of
+/// blocks (see the module docs), and returns the next height, the tip's hash
+/// and the next event number.
+pub(super) fn lock_head(conn: &mut AnyConnection) -> Result<(i64, Vec<u8>, i64), StoreError> {
+    Ok(diesel::update(chain_head::table)
+        .set(chain_head::next_height.eq(chain_head::next_height))
+        .returning((
+            chain_head::next_height,
+            chain_head::tip_hash,
+            chain_head::next_event_seq,
+        ))
+        .get_result::<(i64, Vec<u8>, i64)>(conn)?)
+}
+
+/// Inserts the block sealed at `height` on top of `prev_hash`.
+pub(super) fn insert_block(
+    conn: &mut AnyConnection,
+    height: i64,
+    prev_hash: &Bytes32,
+    sealed: &SealedBlock,
+    tx_count: i32,
+) -> Result<(), StoreError> {
     diesel::insert_into(blocks::table)
         .values((
-            blocks::height.eq(next_height),
+            blocks::height.eq(height),
             blocks::hash.eq(&sealed.hash[..]),
             blocks::prev_hash.eq(&prev_hash[..]),
             blocks::merkle_root.eq(&sealed.merkle_root[..]),
@@ -177,17 +201,25 @@ where
             blocks::signature.eq(&sealed.signature),
         ))
         .execute(conn)?;
-    let next_height = next_height.checked_add(1).ok_or(StoreError::OutOfRange {
-        field: "chain height",
-    })?;
+    Ok(())
+}
+
+/// Moves the chain's head past the blocks and events just written, under the
+/// lock taken by [`lock_head`].
+pub(super) fn advance_head(
+    conn: &mut AnyConnection,
+    next_height: i64,
+    tip_hash: &Bytes32,
+    next_event_seq: i64,
+) -> Result<(), StoreError> {
     diesel::update(chain_head::table)
         .set((
             chain_head::next_height.eq(next_height),
-            chain_head::tip_hash.eq(&sealed.hash[..]),
-            chain_head::next_event_seq.eq(plan.next_event_seq),
+            chain_head::tip_hash.eq(&tip_hash[..]),
+            chain_head::next_event_seq.eq(next_event_seq),
         ))
         .execute(conn)?;
-    Ok(plan.outcomes)
+    Ok(())
 }
 
 /// A note as the plan sees it.
@@ -211,25 +243,8 @@ struct State {
 }
 
 fn read_state(conn: &mut AnyConnection, batch: &[NewTransaction]) -> Result<State, StoreError> {
-    let tx_ids: Vec<&[u8]> = batch.iter().map(|tx| &tx.id[..]).collect();
-    let mut stored = HashMap::new();
-    for chunk in tx_ids.chunks(IDS_PER_QUERY_MAX) {
-        let rows = transactions::table
-            .filter(transactions::id.eq_any(chunk))
-            .select((
-                transactions::id,
-                transactions::block_height,
-                transactions::block_index,
-            ))
-            .load::<(Vec<u8>, i64, i32)>(conn)?;
-        for (id, height, index) in rows {
-            let location = TxLocation {
-                height: from_db_i64(height, "block height")?,
-                index: from_db_i32(index, "block index")?,
-            };
-            stored.insert(to_bytes32(&id, "transaction id")?, location);
-        }
-    }
+    let tx_ids: Vec<Bytes32> = batch.iter().map(|tx| tx.id).collect();
+    let stored = locate_transactions(conn, &tx_ids)?;
 
     let note_ids: HashSet<&[u8]> = batch
         .iter()

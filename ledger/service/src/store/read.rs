@@ -21,6 +21,33 @@ use super::{AnyConnection, Store};
 /// Ids looked up per query, to stay under SQLite's bound-parameter limit.
 const IDS_PER_QUERY_MAX: usize = 512;
 
+/// Where the transactions with these ids were committed, for those that were:
+/// what resubmission checks need, on the reader's or the writer's connection.
+pub(super) fn locate_transactions(
+    conn: &mut AnyConnection,
+    ids: &[Bytes32],
+) -> Result<HashMap<Bytes32, TxLocation>, StoreError> {
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(IDS_PER_QUERY_MAX) {
+        let rows = transactions::table
+            .filter(transactions::id.eq_any(chunk.iter().map(|id| &id[..])))
+            .select((
+                transactions::id,
+                transactions::block_height,
+                transactions::block_index,
+            ))
+            .load::<(Vec<u8>, i64, i32)>(conn)?;
+        for (id, height, index) in rows {
+            let location = TxLocation {
+                height: from_db_i64(height, "block height")?,
+                index: from_db_i32(index, "block index")?,
+            };
+            found.insert(to_bytes32(&id, "transaction id")?, location);
+        }
+    }
+    Ok(found)
+}
+
 type NoteRow = (
     Vec<u8>,
     Vec<u8>,
@@ -182,25 +209,7 @@ impl Store {
         ids: &[Bytes32],
     ) -> Result<HashMap<Bytes32, TxLocation>, StoreError> {
         let mut conn = self.connection()?;
-        let mut found = HashMap::new();
-        for chunk in ids.chunks(IDS_PER_QUERY_MAX) {
-            let rows = transactions::table
-                .filter(transactions::id.eq_any(chunk.iter().map(|id| &id[..])))
-                .select((
-                    transactions::id,
-                    transactions::block_height,
-                    transactions::block_index,
-                ))
-                .load::<(Vec<u8>, i64, i32)>(&mut *conn)?;
-            for (id, height, index) in rows {
-                let location = TxLocation {
-                    height: from_db_i64(height, "block height")?,
-                    index: from_db_i32(index, "block index")?,
-                };
-                found.insert(to_bytes32(&id, "transaction id")?, location);
-            }
-        }
-        Ok(found)
+        locate_transactions(&mut conn, ids)
     }
 
     /// The block at `height`.

@@ -45,9 +45,11 @@ use ledger_core::{NoteId, SecretKey, TxId};
 use rand::rngs::OsRng;
 use rand::RngCore;
 
-use super::apply::{BATCH_TRANSACTIONS_MAX, NOTES_PER_TRANSACTION_MAX};
+use super::apply::{
+    advance_head, insert_block, lock_head, BATCH_TRANSACTIONS_MAX, NOTES_PER_TRANSACTION_MAX,
+};
 use super::error::StoreError;
-use super::schema::{blocks, chain_head, events, kernels, notes, transactions};
+use super::schema::{blocks, events, kernels, notes, transactions};
 use super::types::*;
 use super::{AnyConnection, Store};
 
@@ -271,14 +273,7 @@ impl Store {
         conn.transaction(|conn| {
             let conn: &mut AnyConnection = conn;
             let checks_references_itself = skip_row_by_row_reference_checks(conn)?;
-            let (first_height, tip_hash, first_seq) = diesel::update(chain_head::table)
-                .set(chain_head::next_height.eq(chain_head::next_height))
-                .returning((
-                    chain_head::next_height,
-                    chain_head::tip_hash,
-                    chain_head::next_event_seq,
-                ))
-                .get_result::<(i64, Vec<u8>, i64)>(conn)?;
+            let (first_height, tip_hash, first_seq) = lock_head(conn)?;
 
             // Where everything goes: block heights, indexes and event numbers.
             let height_of = |position: usize| -> Result<i64, StoreError> {
@@ -358,30 +353,13 @@ impl Store {
                     transaction_ids: block.iter().map(|tx| tx.id).collect(),
                 });
                 let tx_count = i32::try_from(block.len()).expect("at most 8,192 per block");
-                diesel::insert_into(blocks::table)
-                    .values((
-                        blocks::height.eq(height),
-                        blocks::hash.eq(&sealed.hash[..]),
-                        blocks::prev_hash.eq(&prev_hash[..]),
-                        blocks::merkle_root.eq(&sealed.merkle_root[..]),
-                        blocks::time_unix_ms.eq(to_db_i64(sealed.time_unix_ms, "block time")?),
-                        blocks::tx_count.eq(tx_count),
-                        blocks::header.eq(&sealed.header),
-                        blocks::signature.eq(&sealed.signature),
-                    ))
-                    .execute(conn)?;
+                insert_block(conn, height, &prev_hash, &sealed, tx_count)?;
                 prev_hash = sealed.hash;
                 height = height.checked_add(1).ok_or(StoreError::OutOfRange {
                     field: "chain height",
                 })?;
             }
-            diesel::update(chain_head::table)
-                .set((
-                    chain_head::next_height.eq(height),
-                    chain_head::tip_hash.eq(&prev_hash[..]),
-                    chain_head::next_event_seq.eq(seq),
-                ))
-                .execute(conn)?;
+            advance_head(conn, height, &prev_hash, seq)?;
             if checks_references_itself {
                 check_references(conn, (first_height, height - 1), (first_seq, seq - 1))?;
             }
