@@ -29,64 +29,30 @@ PGBENCH_SECONDS=${PGBENCH_SECONDS:-20}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 DB="cbdc_bench_$$"
 PGDB="cbdc_bench_sql_$$"
-URL="http://127.0.0.1:$PORT"
 WORK=$(mktemp -d)
 SERVER_PID=""
 
 cleanup() {
-    if [ -n "$SERVER_PID" ]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    stop_ledger >/dev/null 2>&1 || true
     psql -qX "$BASE/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
     psql -qX "$BASE/postgres" -c "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)" >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-echo "building cbdc (release)" >&2
-cargo build --release --quiet --bin cbdc
-CBDC="$TARGET_DIR/release/cbdc"
-
-echo "## machine"
-echo "nproc: $(nproc)"
-echo "cpu: $(lscpu | grep 'Model name' | sed 's/Model name: *//')"
-echo "postgres: $(psql -qXAt "$BASE/postgres" -c 'SHOW server_version')"
-echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-echo
-
-"$CBDC" keygen --out "$WORK/officer-1.json" >/dev/null
-"$CBDC" keygen --out "$WORK/officer-2.json" >/dev/null
-"$CBDC" keygen --out "$WORK/ledger.json" >/dev/null
-"$CBDC" keygen --wallet --out "$WORK/bank.json" >/dev/null
-public() { sed -n 's/.*"public": *"\([0-9a-f]*\)".*/\1/p' "$1"; }
-
+# shellcheck source=scripts/bench-common.sh
+. scripts/bench-common.sh
+print_machine
+make_keys
 psql -qX "$BASE/postgres" -c "CREATE DATABASE $DB" >/dev/null
-"$CBDC" ledger serve \
-    --listen "127.0.0.1:$PORT" \
-    --database-url "$BASE/$DB" \
-    --block-key "$WORK/ledger.json" \
-    --threshold 2 \
-    --officer "officer-1=$(public "$WORK/officer-1.json")" \
-    --officer "officer-2=$(public "$WORK/officer-2.json")" \
-    2>"$WORK/ledger.log" &
-SERVER_PID=$!
-for _ in $(seq 100); do
-    curl -fsS "$URL/healthz" >/dev/null 2>&1 && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/ledger.log" >&2; exit 1; }
-    sleep 0.1
-done
-curl -fsS "$URL/healthz" >/dev/null
+start_ledger "$BASE/$DB"
 
 bench() {
     local clients=$1 n=$2
     echo "## cbdc bench: $clients client(s), $n transactions"
-    echo "load before: $(uptime | sed 's/.*load average/load average/')"
-    echo '$ cbdc bench --target ledger --ledger '"$URL"' --officer-key officer-1.json --officer-key officer-2.json --bank-key bank.json --transactions '"$n"' --clients '"$clients"
-    "$CBDC" bench --target ledger --ledger "$URL" \
-        --officer-key "$WORK/officer-1.json" --officer-key "$WORK/officer-2.json" \
-        --bank-key "$WORK/bank.json" --transactions "$n" --clients "$clients"
-    echo "load after: $(uptime | sed 's/.*load average/load average/')"
+    echo "load before: $(load_average)"
+    run_bench "$clients" "$n"
+    echo "load after: $(load_average)"
     echo
 }
 for clients in $CLIENT_COUNTS; do
@@ -94,15 +60,12 @@ for clients in $CLIENT_COUNTS; do
 done
 
 echo "## ledger /metrics at the end (setup and all runs)"
-curl -fsS "$URL/metrics" | grep -E '^cbdc_ledger_(verify_seconds|commit_seconds|batch_size)_(sum|count)|^cbdc_ledger_transactions_(accepted|rejected)_total'
+curl -fsS "$LEDGER_URL/metrics" | grep -E '^cbdc_ledger_(verify_seconds|commit_seconds|batch_size)_(sum|count)|^cbdc_ledger_transactions_(accepted|rejected)_total'
 echo
 echo "## ledger process memory at the end"
-grep -E '^(VmHWM|VmRSS)' "/proc/$SERVER_PID/status" | sed 's/^VmHWM/peak resident (VmHWM)/; s/^VmRSS/resident now (VmRSS)/'
+stop_ledger
 echo
 
-kill "$SERVER_PID"
-wait "$SERVER_PID" 2>/dev/null || true
-SERVER_PID=""
 psql -qX "$BASE/postgres" -c "DROP DATABASE $DB WITH (FORCE)" >/dev/null
 
 # Enough notes for both runs at well over the rate measured here.
@@ -118,7 +81,7 @@ for clients in $CLIENT_COUNTS; do
     fi
     jobs=$((clients < $(nproc) ? clients : $(nproc)))
     echo "## pgbench plain-SQL UTXO transfer: $clients client(s), ${PGBENCH_SECONDS} s"
-    echo "load before: $(uptime | sed 's/.*load average/load average/')"
+    echo "load before: $(load_average)"
     echo "\$ pgbench -n -f scripts/pgbench-utxo.sql -c $clients -j $jobs -T $PGBENCH_SECONDS"
     rm -f "$WORK"/pgbench_log.*
     (cd "$WORK" && pgbench -n -f "$OLDPWD/scripts/pgbench-utxo.sql" -c "$clients" -j "$jobs" \

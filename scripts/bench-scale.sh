@@ -31,7 +31,6 @@ SCALE_TRANSACTIONS=${SCALE_TRANSACTIONS:-5000}
 SCALE_CLIENTS=${SCALE_CLIENTS:-64}
 PORT=${BENCH_PORT:-7481}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
-LEDGER_URL="http://127.0.0.1:$PORT"
 WORK=$(mktemp -d)
 DB=""
 SERVER_PID=""
@@ -45,59 +44,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "building cbdc (release)" >&2
-cargo build --release --quiet --bin cbdc
-CBDC="$TARGET_DIR/release/cbdc"
+# shellcheck source=scripts/bench-common.sh
+. scripts/bench-common.sh
 if ! "$CBDC" seed --help >/dev/null 2>&1; then
-    echo "this cbdc has no 'seed' subcommand: wire ledger_service::store::seed::seed_filler_notes into src/main.rs first" >&2
+    echo "this cbdc has no 'seed' subcommand" >&2
     exit 1
 fi
-
-echo "## machine"
-echo "nproc: $(nproc)"
-echo "cpu: $(lscpu | grep 'Model name' | sed 's/Model name: *//')"
-echo "postgres: $(psql -qXAt "$BASE/postgres" -c 'SHOW server_version')"
-echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-echo
-
-"$CBDC" keygen --out "$WORK/ledger.json" >/dev/null
-"$CBDC" keygen --out "$WORK/officer-1.json" >/dev/null
-"$CBDC" keygen --out "$WORK/officer-2.json" >/dev/null
-"$CBDC" keygen --wallet --out "$WORK/bank.json" >/dev/null
-public() { sed -n 's/.*"public": *"\([0-9a-f]*\)".*/\1/p' "$1"; }
+print_machine
+make_keys
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-
-# Starts `cbdc ledger serve` on $1 with the run's block key and two officers
-# (threshold 2, as scripts/bench-ledger.sh) and waits until it answers.
-start_ledger() {
-    local url=$1
-    "$CBDC" ledger serve \
-        --listen "127.0.0.1:$PORT" \
-        --database-url "$url" \
-        --block-key "$WORK/ledger.json" \
-        --threshold 2 \
-        --officer "officer-1=$(public "$WORK/officer-1.json")" \
-        --officer "officer-2=$(public "$WORK/officer-2.json")" \
-        2>"$WORK/ledger.log" &
-    SERVER_PID=$!
-    for _ in $(seq 300); do
-        curl -fsS "$LEDGER_URL/healthz" >/dev/null 2>&1 && return 0
-        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/ledger.log" >&2; return 1; }
-        sleep 0.1
-    done
-    echo "the ledger did not answer on $LEDGER_URL" >&2
-    return 1
-}
-
-# Prints the ledger's peak resident memory (VmHWM) and stops it.
-stop_ledger() {
-    [ -n "$SERVER_PID" ] || return 0
-    echo "ledger peak memory: $(awk '/^VmHWM/ { printf "%.0f MB", $2 / 1024 }' "/proc/$SERVER_PID/status")"
-    kill "$SERVER_PID"
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-}
 
 # ---- throughput at each size --------------------------------------------------
 # Starts the ledger on the seeded database (with the key that signed the
@@ -112,10 +68,8 @@ throughput_at_size() {
         return
     fi
     start_ledger "$url"
-    echo "\$ cbdc bench --target ledger --transactions $SCALE_TRANSACTIONS --clients $SCALE_CLIENTS   ($notes filler notes)"
-    "$CBDC" bench --target ledger --ledger "$LEDGER_URL" \
-        --officer-key "$WORK/officer-1.json" --officer-key "$WORK/officer-2.json" \
-        --bank-key "$WORK/bank.json" --transactions "$SCALE_TRANSACTIONS" --clients "$SCALE_CLIENTS"
+    echo "($notes filler notes)"
+    run_bench "$SCALE_CLIENTS" "$SCALE_TRANSACTIONS"
     stop_ledger
 }
 # -----------------------------------------------------------------------------
@@ -125,7 +79,7 @@ for notes in $SIZES; do
     url="$BASE/$DB"
     echo "## $notes unspent notes ($PER_TX per kernel)"
     psql -qX "$BASE/postgres" -c "CREATE DATABASE $DB" >/dev/null
-    echo "load before: $(uptime | sed 's/.*load average/load average/')"
+    echo "load before: $(load_average)"
     echo "\$ cbdc seed --notes $notes --notes-per-transaction $PER_TX"
     "$CBDC" seed --database-url "$url" --block-key "$WORK/ledger.json" \
         --notes "$notes" --notes-per-transaction "$PER_TX"
@@ -143,7 +97,7 @@ for notes in $SIZES; do
     done
     echo "supply audit, median of $RUNS: $(median <"$WORK/audit-times") s;" \
         "peak memory $(sort -n "$WORK/audit-peaks" | tail -1 | awk '{ printf "%.0f MB", $1 / 1024 }')"
-    echo "load after: $(uptime | sed 's/.*load average/load average/')"
+    echo "load after: $(load_average)"
     throughput_at_size "$notes" "$url"
     psql -qX "$BASE/postgres" -c "DROP DATABASE $DB WITH (FORCE)" >/dev/null
     DB=""
