@@ -144,7 +144,7 @@ where
     if plan.accepted.is_empty() {
         return Ok(plan.outcomes);
     }
-    write(conn, batch, &plan)?;
+    write(conn, batch, &plan, next_height)?;
 
     let Some(seal) = seal.take() else {
         // Only reachable if a previous attempt sealed and then failed; such an
@@ -517,13 +517,14 @@ macro_rules! insert_rows {
     }};
 }
 
-/// Writes the plan's accepted transactions. Every statement is checked
+/// Writes the plan's accepted transactions into the block at `height`. Every statement is checked
 /// against the plan; a difference rolls the batch back.
-fn write(conn: &mut AnyConnection, batch: &[NewTransaction], plan: &Plan) -> Result<(), Failure> {
-    let height = match plan.outcomes.get(plan.accepted[0]) {
-        Some(ApplyOutcome::Accepted(location)) => to_db_i64(location.height, "block height")?,
-        _ => return Err(StoreError::Corrupt("plan without its first acceptance").into()),
-    };
+fn write(
+    conn: &mut AnyConnection,
+    batch: &[NewTransaction],
+    plan: &Plan,
+    height: i64,
+) -> Result<(), Failure> {
     let accepted = || {
         plan.accepted
             .iter()
