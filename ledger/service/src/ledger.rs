@@ -130,6 +130,13 @@ impl Ledger {
     /// Opens the store (running migrations) and starts the writer thread.
     pub fn open(config: LedgerConfig, metrics: Metrics) -> Result<Arc<Ledger>, StoreError> {
         let store = Store::open(&config.database_url)?;
+        if store.autovacuum()? == Some(false) {
+            tracing::warn!(
+                "autovacuum is off on this PostgreSQL server: spent notes' old row versions \
+                 are never reclaimed and the tables never analysed; run VACUUM ANALYZE \
+                 regularly or turn autovacuum on"
+            );
+        }
         let store_for_gate = store.clone();
         let (queue, jobs) = sync_channel(config.queue_depth_max);
         let (head_tx, head) = watch::channel(0u64);

@@ -804,3 +804,87 @@ fn an_in_memory_sqlite_url_is_refused() {
         Err(StoreError::UnsupportedUrl(_))
     ));
 }
+
+/// Regression: the ledger starts on empty tables, and PostgreSQL settles a
+/// prepared statement on one generic plan after five executions. For
+/// `notes.id = ANY($1)` that plan was a sequential scan, kept for the
+/// connection's lifetime where nothing analyses the table (autovacuum off),
+/// so every batch read the whole of `notes` and the ledger slowed down as it
+/// grew. Its connections now plan each execution: once the table is large,
+/// the reads of the notes a batch touches stay index lookups.
+#[test]
+fn batch_reads_stay_index_lookups_as_the_notes_table_grows() {
+    use diesel::{Connection, RunQueryDsl};
+    let db = TestDatabase::postgres();
+    let store = db.open();
+    let mut admin = diesel::PgConnection::establish(db.url()).expect("admin connection");
+    // As on a server with autovacuum off: nothing analyses these tables or
+    // invalidates a cached plan during the test.
+    use diesel::connection::SimpleConnection;
+    admin
+        .batch_execute(
+            "ALTER TABLE notes SET (autovacuum_enabled = false); \
+             ALTER TABLE transactions SET (autovacuum_enabled = false)",
+        )
+        .expect("autovacuum off for the test's tables");
+
+    // Small tables: many batches, each reading the notes it spends and creates.
+    let mut note = issued_note(&store, 0);
+    for n in 1..=30 {
+        let tx = transfer(n, &[note], &[owner(1)]);
+        note = tx.outputs[0].id;
+        assert!(matches!(
+            store.apply_batch(vec![tx], seal).unwrap()[0],
+            ApplyOutcome::Accepted(_)
+        ));
+        assert!(store.notes(&[note]).unwrap()[0].is_some());
+    }
+    // Grow `notes` by 10,250 rows in one batch.
+    let owners: Vec<[u8; 32]> = (0..250).map(|i| owner(100 + i)).collect();
+    let growth: Vec<_> = (0..41).map(|i| issue(1_000 + i, 1, &owners)).collect();
+    store.apply_batch(growth, seal).unwrap();
+    // Large table: more batches, more reads.
+    for n in 31..=60 {
+        let tx = transfer(n, &[note], &[owner(1)]);
+        note = tx.outputs[0].id;
+        assert!(matches!(
+            store.apply_batch(vec![tx], seal).unwrap()[0],
+            ApplyOutcome::Accepted(_)
+        ));
+        assert!(store.notes(&[note]).unwrap()[0].is_some());
+    }
+
+    // Closing the pool's connections makes their backends report their
+    // statistics; wait until they have gone.
+    drop(store);
+    let name: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+        "current_database()",
+    ))
+    .get_result(&mut admin)
+    .unwrap();
+    for _ in 0..200 {
+        let others: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+            "(SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid())"
+        )))
+        .get_result(&mut admin)
+        .unwrap();
+        if others == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    admin
+        .batch_execute("SELECT pg_stat_clear_snapshot()")
+        .unwrap();
+    let read: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT coalesce(seq_tup_read, 0) FROM pg_stat_user_tables WHERE relname = 'notes')",
+    ))
+    .get_result(&mut admin)
+    .unwrap();
+    // Sequential scans while the table was small read at most a few dozen
+    // rows each; one generic-plan scan of the grown table reads over 10,250.
+    assert!(
+        read < 10_000,
+        "{read} rows of `notes` were read by sequential scans"
+    );
+}
