@@ -65,6 +65,24 @@ stop_ledger() {
     SERVER_PID=""
 }
 
+# PostgreSQL's server-wide WAL and checkpoint counters, one line of numbers:
+# WAL records, full-page images, WAL bytes, writes forced by full WAL buffers,
+# checkpoints (timed + requested), buffers written by backends themselves.
+pg_counters() {
+    psql -qXAt -F ' ' "$BASE/postgres" -c "SELECT w.wal_records, w.wal_fpi, w.wal_bytes,
+        w.wal_buffers_full, b.checkpoints_timed + b.checkpoints_req, b.buffers_backend
+        FROM pg_stat_wal w, pg_stat_bgwriter b"
+}
+
+# What PostgreSQL did between two pg_counters lines $1 and $2, per transfer
+# of $3 (the counters are server-wide: everything on the server counts).
+pg_report() {
+    echo "$1 $2 $3" | awk '{
+        n = $13 > 0 ? $13 : 1
+        printf "postgres (server-wide, per transfer): WAL %.0f bytes, %.1f records, %.2f full-page images; %d writes forced by full WAL buffers, %d checkpoints, %d buffers written by backends\n",
+            ($9 - $3) / n, ($7 - $1) / n, ($8 - $2) / n, $10 - $4, $11 - $5, $12 - $6 }'
+}
+
 # `cbdc bench` against the running ledger: $1 clients, $2 transfers.
 run_bench() {
     local clients=$1 n=$2

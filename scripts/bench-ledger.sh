@@ -51,7 +51,12 @@ bench() {
     local clients=$1 n=$2
     echo "## cbdc bench: $clients client(s), $n transactions"
     echo "load before: $(load_average)"
+    local before after
+    before=$(pg_counters)
     run_bench "$clients" "$n"
+    after=$(pg_counters)
+    # Setup (fan-out) transfers count too: about n + n/15 in all.
+    pg_report "$before" "$after" "$n"
     echo "load after: $(load_average)"
     echo
 }

@@ -327,6 +327,8 @@ pub struct Report {
     pub setup_seconds: f64,
     /// What the server's own metrics say about the submit phase, if it has them.
     pub server: Option<ServerStats>,
+    /// Where the host's CPU went during the submit phase (Linux only).
+    pub cpu: Option<crate::host::CpuUse>,
 }
 
 #[derive(Debug, Serialize)]
@@ -364,6 +366,7 @@ impl Report {
         m: &Measurement,
         setup: Duration,
         server: Option<ServerStats>,
+        cpu: Option<crate::host::CpuUse>,
     ) -> Report {
         let ms = |us: u64| u32::try_from(us).map_or(f64::from(u32::MAX), f64::from) / 1_000.0;
         let seconds = m.elapsed.as_secs_f64();
@@ -390,6 +393,7 @@ impl Report {
             },
             setup_seconds: setup.as_secs_f64(),
             server,
+            cpu,
         }
     }
 
@@ -443,6 +447,17 @@ impl Report {
                 percent(s.commit_busy),
             ));
         }
+        if let Some(c) = &self.cpu {
+            out.push_str(&format!(
+                "host CPU (submit phase, {} cores busy {:.0} %): per transaction ledger {:.3} ms, postgres {:.3} ms, load generator {:.3} ms, other {:.3} ms\n",
+                c.cores,
+                c.host_busy * 100.0,
+                c.ledger_ms,
+                c.postgres_ms,
+                c.load_generator_ms,
+                c.other_ms,
+            ));
+        }
         out
     }
 }
@@ -485,11 +500,13 @@ async fn bench_ledger(args: &BenchArgs) -> Result<Report> {
         key: bank.spend.clone(),
     };
     let before = scrape_metrics(&args.ledger).await;
+    let cpu_before = crate::host::Snapshot::take();
     let progress = Progress::start(
         &format!("submitting with {} clients", args.clients),
         requests.len(),
     );
     let measurement = measure(&target, requests, args.clients, Some(progress.get())).await?;
+    let cpu_after = crate::host::Snapshot::take();
     progress.finish();
     let after = scrape_metrics(&args.ledger).await;
     let server = match (before, after) {
@@ -503,6 +520,9 @@ async fn bench_ledger(args: &BenchArgs) -> Result<Report> {
         &measurement,
         setup,
         server,
+        cpu_before
+            .zip(cpu_after)
+            .map(|(b, a)| b.until(&a, measurement.accepted)),
     ))
 }
 

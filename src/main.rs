@@ -8,6 +8,7 @@
 
 mod bench;
 mod devnet;
+mod host;
 mod keys;
 mod serve;
 
