@@ -210,6 +210,28 @@ fn batch_benches(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // What a batch costs per transfer as it grows: the ledger's batches are
+    // as large as its load makes them.
+    let mut group = c.benchmark_group("verify_batch per size");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(4));
+    let more: Vec<Transaction> = (64..256).map(|_| transfer(&mut s).tx).collect();
+    let all: Vec<(&Transaction, &[Option<StoredNote>])> = items
+        .iter()
+        .copied()
+        .chain(more.iter().map(|tx| (tx, inputs.as_slice())))
+        .collect();
+    for size in [1usize, 4, 16, 64, 256] {
+        group.throughput(criterion::Throughput::Elements(size as u64));
+        group.bench_function(format!("{size}"), |b| {
+            b.iter(|| {
+                let results = verify_batch(black_box(&all[..size]), &s.policy, &mut rng);
+                assert!(results.iter().all(Result::is_ok));
+            })
+        });
+    }
+    group.finish();
 }
 
 criterion_group!(benches, transfer_benches, audit_benches, batch_benches);
