@@ -116,7 +116,7 @@ impl From<LedgerError> for ApiError {
                 message,
             ),
             LedgerError::RedeemByNonBank { .. } => ApiError::forbidden("redeem_not_bank", message),
-            LedgerError::Busy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message),
+            LedgerError::Busy => ApiError::busy(message),
             LedgerError::NotFound => ApiError::not_found("not_found", message),
             LedgerError::BadApproval => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -204,11 +204,7 @@ async fn authenticate(
         Ok(Admission::UnknownKey) => return Err(AuthError::UnknownKey.into()),
         Ok(Admission::Replay) => return Err(AuthError::Replay.into()),
         Err(GateError::Busy) => {
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "too many requests are waiting; retry later",
-            ))
+            return Err(ApiError::busy("too many requests are waiting; retry later"))
         }
         Err(GateError::Store {
             transient: true,

@@ -60,6 +60,11 @@ impl ApiError {
         )
     }
 
+    /// 503 `busy` with `Retry-After`: a queue of the service is full.
+    pub fn busy(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
+    }
+
     pub fn unavailable(cause: impl fmt::Display) -> ApiError {
         tracing::warn!(error = %cause, "service unavailable");
         ApiError::new(
@@ -119,7 +124,6 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         let message = e.to_string();
         match e {
-            StoreError::Replay => return ApiError::from(AuthError::Replay),
             StoreError::ParticipantExists => {
                 return ApiError::conflict("participant_exists", message)
             }

@@ -464,26 +464,28 @@ fn approving_a_proposal_twice_is_refused_and_execution_is_atomic_with_the_issue(
 
 fn a_reused_request_nonce_is_a_replay(db: &TestDatabase) {
     let store = db.open();
-    let key = owner(1);
-    store.record_nonce(&key, b"nonce-1", 1_000).unwrap();
-    assert!(matches!(
-        store.record_nonce(&key, b"nonce-1", 1_001),
-        Err(StoreError::Replay)
-    ));
+    admit(&store, "bank-a", Role::Bank, 1);
+    admit(&store, "bank-b", Role::Bank, 2);
+    let claim = |key: u64, nonce: u8, seen_at_unix_ms: u64| NonceClaim {
+        key: owner(key),
+        nonce: [nonce; 16],
+        seen_at_unix_ms,
+    };
+    let admitted = |claim: NonceClaim| {
+        matches!(
+            store.admit_requests(&[claim]).unwrap()[..],
+            [Admission::Admitted(_)]
+        )
+    };
+    assert!(admitted(claim(1, 1, 1_000)));
+    assert!(!admitted(claim(1, 1, 1_001)), "a replay");
     // The same nonce under another key, and another nonce, are fine.
-    store.record_nonce(&owner(2), b"nonce-1", 1_002).unwrap();
-    store.record_nonce(&key, b"nonce-2", 5_000).unwrap();
-    assert!(matches!(
-        store.record_nonce(&key, &[0; 65], 1_000),
-        Err(StoreError::OutOfRange { field: "nonce" })
-    ));
+    assert!(admitted(claim(2, 1, 1_002)));
+    assert!(admitted(claim(1, 2, 5_000)));
     // Pruning forgets only old nonces.
     assert_eq!(store.prune_nonces(2_000).unwrap(), 2);
-    store.record_nonce(&key, b"nonce-1", 6_000).unwrap();
-    assert!(matches!(
-        store.record_nonce(&key, b"nonce-2", 6_001),
-        Err(StoreError::Replay)
-    ));
+    assert!(admitted(claim(1, 1, 6_000)));
+    assert!(!admitted(claim(1, 2, 6_001)), "kept: seen after the cut");
 }
 
 fn a_group_of_requests_is_admitted_once_per_nonce_and_only_for_known_keys(db: &TestDatabase) {
@@ -521,17 +523,20 @@ fn a_group_of_requests_is_admitted_once_per_nonce_and_only_for_known_keys(db: &T
             admitted("officer-b"),
         ]
     );
-    // Recorded durably: a later group, and the single-request path, see them.
+    // Recorded durably: a later group sees them.
     assert_eq!(
-        store.admit_requests(&[claim(1, 8), claim(1, 9)]).unwrap(),
-        vec![Admission::Replay, admitted("bank-a")]
+        store
+            .admit_requests(&[claim(1, 8), claim(1, 9), claim(1, 7)])
+            .unwrap(),
+        vec![Admission::Replay, admitted("bank-a"), Admission::Replay]
     );
-    assert!(matches!(
-        store.record_nonce(&owner(1), &[7; 16], 1_000),
-        Err(StoreError::Replay)
-    ));
-    // The unknown key's nonce was not recorded.
-    store.record_nonce(&owner(9), &[7; 16], 1_000).unwrap();
+    // The unknown key's nonce was not recorded: once the key is known, the
+    // same claim is admitted.
+    admit(&store, "bank-c", Role::Bank, 9);
+    assert_eq!(
+        store.admit_requests(&[claim(9, 7)]).unwrap(),
+        vec![admitted("bank-c")]
+    );
     assert_eq!(store.admit_requests(&[]).unwrap(), vec![]);
     let too_many = vec![claim(1, 1); ledger_service::store::ADMISSIONS_PER_CALL_MAX + 1];
     assert!(matches!(

@@ -47,9 +47,6 @@ pub enum StoreError {
         /// Transactions in the refused batch.
         count: usize,
     },
-    /// The signed request's (key, nonce) pair was seen before.
-    #[error("request nonce already used")]
-    Replay,
     /// A participant with this id or spend key already exists.
     #[error("participant already exists")]
     ParticipantExists,

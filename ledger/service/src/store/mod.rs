@@ -52,7 +52,7 @@ pub use governance::{
     Role, APPROVAL_SIGNATURE_BYTES_MAX,
 };
 pub use read::SupplySnapshot;
-pub use records::{Admission, NonceClaim, ADMISSIONS_PER_CALL_MAX, NONCE_BYTES_MAX};
+pub use records::{Admission, NonceClaim, ADMISSIONS_PER_CALL_MAX};
 pub use types::*;
 
 const POSTGRES_MIGRATIONS: EmbeddedMigrations =

@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
 
-use super::error::{is_unique_violation, StoreError};
+use super::error::StoreError;
 use super::governance::{participant_from_row, Participant, ParticipantRow, PARTICIPANT_COLUMNS};
 use super::schema::{audits, participants, request_nonces};
 use super::types::*;
@@ -46,40 +46,7 @@ pub enum Admission {
     Replay,
 }
 
-/// Longest key id or nonce accepted, in bytes.
-pub const NONCE_BYTES_MAX: usize = 64;
-
 impl Store {
-    /// Records that a request signed by `key_id` used `nonce`. Fails with
-    /// `Replay` if that pair was recorded before.
-    pub fn record_nonce(
-        &self,
-        key_id: &[u8],
-        nonce: &[u8],
-        seen_at_unix_ms: u64,
-    ) -> Result<(), StoreError> {
-        if key_id.len() > NONCE_BYTES_MAX {
-            return Err(StoreError::OutOfRange { field: "key id" });
-        }
-        if nonce.len() > NONCE_BYTES_MAX {
-            return Err(StoreError::OutOfRange { field: "nonce" });
-        }
-        let seen_at = to_db_i64(seen_at_unix_ms, "nonce time")?;
-        let mut conn = self.connection()?;
-        let inserted = diesel::insert_into(request_nonces::table)
-            .values((
-                request_nonces::key_id.eq(key_id),
-                request_nonces::nonce.eq(nonce),
-                request_nonces::seen_at_unix_ms.eq(seen_at),
-            ))
-            .execute(&mut *conn);
-        match inserted {
-            Ok(_) => Ok(()),
-            Err(error) if is_unique_violation(&error) => Err(StoreError::Replay),
-            Err(error) => Err(error.into()),
-        }
-    }
-
     /// Admits a group of requests: looks up each claim's participant and
     /// records the nonces of those with a known key (one insert, which alone
     /// decides replays). Outcomes are aligned with `claims`. A nonce repeated
