@@ -674,6 +674,23 @@ fn audit_of_a_tampered_database_fails_naming_the_problem() {
             "DELETE FROM transactions WHERE block_height = 3;".into(),
             &["block 3", "Merkle root"],
         ),
+        (
+            "a block's hash column rewritten",
+            "UPDATE blocks SET hash = randomblob(32) WHERE height = 1;".into(),
+            &["block 1", "hash", "disagree with the signed header"],
+        ),
+        (
+            "a block's time and count columns changed",
+            "UPDATE blocks SET time_unix_ms = time_unix_ms + 1, tx_count = tx_count + 1 \
+             WHERE height = 2;"
+                .into(),
+            &["block 2", "time_unix_ms, tx_count"],
+        ),
+        (
+            "a block's Merkle root column rewritten",
+            "UPDATE blocks SET merkle_root = randomblob(32) WHERE height = 3;".into(),
+            &["block 3", "merkle_root"],
+        ),
     ];
     for (name, sql, needles) in cases {
         let out = audit_after_sql(&base, scratch, name, sql);

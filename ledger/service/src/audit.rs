@@ -240,11 +240,48 @@ fn for_each_stored_block(
     Ok(())
 }
 
+/// A stored block's columns (height, hashes, root, time, count) repeat what its
+/// signed header says, for readers that do not parse headers: they must agree,
+/// or a reader of the columns is told something the ledger never signed.
+/// Called after the replay accepted the header.
+fn columns_agree_with_header(block: &crate::store::StoredBlock) -> Result<(), AuditFailure> {
+    let at = block.height;
+    let header = BlockHeader::from_bytes(&block.sealed.header)
+        .map_err(|e| block_failure(at, format!("stored header does not parse: {e}")))?;
+    let disagreeing = [
+        ("height", header.height == block.height),
+        ("prev_hash", header.prev_hash == block.prev_hash),
+        ("hash", header.hash() == block.sealed.hash),
+        (
+            "merkle_root",
+            header.merkle_root == block.sealed.merkle_root,
+        ),
+        ("time_unix_ms", header.time_ms == block.sealed.time_unix_ms),
+        ("tx_count", header.tx_count == block.tx_count),
+    ]
+    .into_iter()
+    .filter(|(_, agrees)| !agrees)
+    .map(|(column, _)| column)
+    .collect::<Vec<_>>();
+    if disagreeing.is_empty() {
+        Ok(())
+    } else {
+        Err(block_failure(
+            at,
+            format!(
+                "column(s) {} disagree with the signed header",
+                disagreeing.join(", ")
+            ),
+        ))
+    }
+}
+
 /// Audits a database: the journal replay, then the equation over the live tables.
 pub fn audit_store(store: &Store, ledger: PublicKey) -> Result<AuditReport, AuditFailure> {
     let mut replay = Replay::new(ledger);
     for_each_stored_block(store, |block, encoded| {
-        replay.block(&block.sealed.header, &block.sealed.signature, &encoded)
+        replay.block(&block.sealed.header, &block.sealed.signature, &encoded)?;
+        columns_agree_with_header(&block)
     })?;
     let journal_unspent = replay.unspent();
     let report = replay.finish()?;
