@@ -705,7 +705,14 @@ async fn run_audit(
     authenticate(&state, &req, &body, OFFICERS).await?;
     no_body(&body)?;
     let ledger = state.get_ref().clone();
+    let running = ledger.try_start_audit().ok_or_else(|| {
+        ApiError::conflict(
+            "audit_running",
+            "an audit is already running; its result will be in GET /v1/supply",
+        )
+    })?;
     let result = blocking(move || {
+        let _running = running;
         let store = ledger.store();
         let result = crate::audit::audit_store(store, ledger.public_key());
         let height = store.latest_block()?.map(|b| b.height);

@@ -124,6 +124,17 @@ pub struct Ledger {
     pub metrics: Metrics,
     head: watch::Receiver<u64>,
     gate: RequestGate,
+    /// Set while a full audit runs: one at a time.
+    auditing: Arc<AtomicBool>,
+}
+
+/// Held while a full audit runs; the next may start once it is dropped.
+pub struct AuditGuard(Arc<AtomicBool>);
+
+impl Drop for AuditGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 impl Ledger {
@@ -178,6 +189,7 @@ impl Ledger {
             metrics,
             head,
             gate: RequestGate::start(store_for_gate, config.queue_depth_max),
+            auditing: Arc::new(AtomicBool::new(false)),
         }))
     }
 
@@ -196,6 +208,16 @@ impl Ledger {
 
     pub fn threshold(&self) -> usize {
         self.threshold
+    }
+
+    /// The right to run a full audit, unless one is running: a full audit
+    /// replays the whole journal and uses every core for as long as that
+    /// takes, so a second one at the same time would only double the load.
+    pub fn try_start_audit(&self) -> Option<AuditGuard> {
+        self.auditing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| AuditGuard(self.auditing.clone()))
     }
 
     /// A receiver that changes whenever a block commits (for long polling).

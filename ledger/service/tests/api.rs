@@ -754,3 +754,28 @@ async fn a_full_queue_answers_503_with_retry_after_and_loses_nothing() {
     let report = net.audit_ok().await;
     assert_eq!(report["outstanding"], 1_000_000);
 }
+
+/// A full audit replays the whole journal on every core: a second request
+/// while one runs is refused with 409 `audit_running` (and nothing is
+/// recorded for it), and the next one after it runs normally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_full_audit_runs_at_a_time() {
+    let net = Net::start().await;
+    net.issue(5_000).await;
+    let audits_before = net.ledger().store().recent_audits(100).unwrap().len();
+    let running = net.ledger().try_start_audit().expect("no audit is running");
+    assert!(net.ledger().try_start_audit().is_none());
+    let refused = net.officer(2).audit().await.unwrap_err();
+    assert_eq!(api_code(refused), (409, "audit_running".to_string()));
+    assert_eq!(
+        net.ledger().store().recent_audits(100).unwrap().len(),
+        audits_before
+    );
+    drop(running);
+    let report = net.audit_ok().await;
+    assert_eq!(report["outstanding"], 5_000);
+    assert_eq!(
+        net.ledger().store().recent_audits(100).unwrap().len(),
+        audits_before + 1
+    );
+}
