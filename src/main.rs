@@ -105,8 +105,19 @@ enum Command {
     Export {
         #[arg(long, env = "DATABASE_URL")]
         database_url: String,
+        /// The ledger's public key (hex or a key file): an export without a
+        /// signed tip, which cannot show that no blocks were cut off its end.
+        #[arg(
+            long,
+            required_unless_present = "block_key",
+            conflicts_with = "block_key"
+        )]
+        ledger_key: Option<String>,
+        /// The ledger's block-signing key file: the export carries a tip signed
+        /// with it (how many blocks, the last one's hash, when), so an export
+        /// cut short fails its audit.
         #[arg(long)]
-        ledger_key: String,
+        block_key: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -364,7 +375,17 @@ async fn run(cli: Cli) -> Result<()> {
                             );
                         }
                     }
-                    ledger_service::audit::audit_export(&export)?
+                    let report = ledger_service::audit::audit_export(&export)?;
+                    match &export.tip {
+                        Some(tip) => eprintln!(
+                            "signed tip: the chain had {} blocks when the export was written ({} ms after the Unix epoch); the export holds all of them",
+                            tip.blocks, tip.time_ms
+                        ),
+                        None => eprintln!(
+                            "warning: the export has no signed tip, so it cannot show that no blocks were cut off its end; compare its last block with the ledger's published latest block"
+                        ),
+                    }
+                    report
                 }
                 (Some(url), None) => {
                     let key = parse_public_key(
@@ -385,12 +406,20 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Export {
             database_url,
             ledger_key,
+            block_key,
             out,
         } => {
-            let key = parse_public_key(&ledger_key)?;
+            let signer = block_key
+                .map(|path| keys::load_signing(&path))
+                .transpose()?;
+            let key = match (&signer, ledger_key) {
+                (Some(signer), _) => signer.public_key(),
+                (None, Some(text)) => parse_public_key(&text)?,
+                (None, None) => bail!("give --block-key (a signed tip) or --ledger-key"),
+            };
             serve::check_sqlite_path(&database_url, true)?;
             let store = ledger_service::store::Store::open(&database_url)?;
-            let export = ledger_service::audit::export_store(&store, key)?;
+            let export = ledger_service::audit::export_store(&store, key, signer.as_ref())?;
             std::fs::write(&out, serde_json::to_vec_pretty(&export)?)
                 .with_context(|| format!("writing {}", out.display()))?;
             println!(

@@ -551,7 +551,8 @@ fn export_audits_like_the_database_and_every_tampering_is_named() {
 
     // Without a signed tip, an export cut after a block is a valid shorter history:
     // the audit passes but says how far it got, for comparison with the ledger's
-    // published latest block.
+    // published latest block, and warns that it cannot show more (see
+    // `an_export_with_a_signed_tip_fails_when_cut_short` for the tip).
     let mut cut = export.clone();
     blocks_mut(&mut cut).pop();
     let cut_file = tmp.join("cut.json");
@@ -560,6 +561,109 @@ fn export_audits_like_the_database_and_every_tampering_is_named() {
         expect_ok(&["audit", "--export", path_str(&cut_file)]),
         audit_ok_line(3, 3, 3, 10_000, 0)
     );
+}
+
+/// An export written with the ledger's block key carries a signed tip (block
+/// count, last hash, time): cut short, or with its tip edited, it fails its
+/// audit; without the tip it passes with a warning that it cannot show it is
+/// complete.
+#[test]
+fn an_export_with_a_signed_tip_fails_when_cut_short() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("devnet");
+    two_run_devnet(&dir, 5_000);
+    let database = dir.join("ledger.sqlite");
+    let export_file = tmp.path().join("export.json");
+    let block_key = dir.join("keys/ledger.json");
+    expect_ok(&[
+        "export",
+        "--database-url",
+        path_str(&database),
+        "--block-key",
+        path_str(&block_key),
+        "--out",
+        path_str(&export_file),
+    ]);
+    let out = cbdc(&["audit", "--export", path_str(&export_file)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), audit_ok_line(4, 4, 4, 10_000, 0));
+    assert!(
+        text(&out.stderr).contains("signed tip: the chain had 4 blocks"),
+        "{}",
+        text(&out.stderr)
+    );
+    let export: Value = serde_json::from_slice(&std::fs::read(&export_file).unwrap()).unwrap();
+    assert_eq!(export["tip"]["blocks"], 4);
+    let tmp = tmp.path();
+
+    expect_tampered_export(
+        tmp,
+        &export,
+        "the last block cut off",
+        |e| {
+            blocks_mut(e).pop();
+        },
+        &["signed tip says the chain had 4 blocks", "export holds 3"],
+    );
+    expect_tampered_export(
+        tmp,
+        &export,
+        "the tip rewritten to match the cut",
+        |e| {
+            blocks_mut(e).pop();
+            e["tip"]["blocks"] = 3.into();
+        },
+        &["tip's signature does not verify"],
+    );
+    expect_tampered_export(
+        tmp,
+        &export,
+        "the tip's time changed",
+        |e| {
+            let time = e["tip"]["time_ms"].as_u64().unwrap();
+            e["tip"]["time_ms"] = (time + 1).into();
+        },
+        &["tip's signature does not verify"],
+    );
+    expect_tampered_export(
+        tmp,
+        &export,
+        "the tip's signature garbled",
+        |e| e["tip"]["signature"] = "00".into(),
+        &["tip: malformed signature"],
+    );
+
+    // Without the tip: a valid history, and a warning that it may be cut short.
+    let mut untipped = export.clone();
+    untipped.as_object_mut().unwrap().remove("tip");
+    let file = tmp.join("untipped.json");
+    std::fs::write(&file, serde_json::to_vec(&untipped).unwrap()).unwrap();
+    let out = cbdc(&["audit", "--export", path_str(&file)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("warning: the export has no signed tip"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Only the key that signed the ledger's blocks signs a tip.
+    let officer = dir.join("keys/officer-1.json");
+    let never = tmp.join("never.json");
+    let refused = cbdc(&[
+        "export",
+        "--database-url",
+        path_str(&database),
+        "--block-key",
+        path_str(&officer),
+        "--out",
+        path_str(&never),
+    ]);
+    check_error(
+        "export with an officer's key as the block key",
+        &refused,
+        &["did not sign this ledger's blocks"],
+    );
+    assert!(!never.exists());
 }
 
 /// Runs `sql` on a fresh copy of the devnet in `base` and returns the audit's output.

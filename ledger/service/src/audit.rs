@@ -8,7 +8,10 @@
 //! unspent notes (a note spent twice, or spent before it exists, fails the audit),
 //! then the supply equation ([`ledger_core::audit`]) must hold over the replayed
 //! state. From a database it additionally checks the equation over the live tables,
-//! so tables that drifted from the journal are caught too.
+//! so tables that drifted from the journal are caught too, and that every block's
+//! columns repeat its signed header. An export written with the block key carries
+//! a signed tip (block count, last hash, time): cut short, it fails; without a tip
+//! it can only show a valid history as far as it goes.
 //!
 //! [`supply_audit_live`] is that last part alone: the equation over one consistent
 //! snapshot of the live tables, without the journal. It is what scales: the
@@ -19,9 +22,11 @@ use crate::store::seed::is_filler_encoding;
 use crate::store::{Kernel, Store, StoreError, UnspentCommitment};
 use ledger_core::journal::{merkle_root, BlockHeader};
 use ledger_core::{
-    Amount, Commitment, NoteId, PublicKey, Signature, SupplyAudit, Transaction, TxId,
+    Amount, Commitment, NoteId, PublicKey, Purpose, SecretKey, Signature, SupplyAudit, Transaction,
+    TxId,
 };
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -49,6 +54,35 @@ pub struct Export {
     /// The ledger's block-signing public key, hex.
     pub ledger_key: String,
     pub blocks: Vec<ExportBlock>,
+    /// The ledger's signed statement of where the chain ended when the export
+    /// was written. Every block is signed, so without it an export cut after
+    /// any block is a valid, shorter history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tip: Option<ExportTip>,
+}
+
+/// Signed by the ledger's block key when an export is written: how many blocks
+/// the chain had, the hash of the last, and when.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExportTip {
+    pub blocks: u64,
+    /// The last block's hash, hex (all zero for an empty chain).
+    pub last_hash: String,
+    pub time_ms: u64,
+    /// The ledger's signature over [`tip_digest`], hex.
+    pub signature: String,
+}
+
+/// What an export tip's signature covers. Its own domain label keeps it apart
+/// from the block headers the same key signs.
+pub fn tip_digest(blocks: u64, last_hash: &[u8; 32], time_ms: u64) -> [u8; 32] {
+    Sha256::new()
+        .chain_update(b"cbdc.export.tip.v1")
+        .chain_update(blocks.to_be_bytes())
+        .chain_update(last_hash)
+        .chain_update(time_ms.to_be_bytes())
+        .finalize()
+        .into()
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -528,9 +562,37 @@ fn sum_pages(
 }
 
 /// Writes everything an auditor needs.
-pub fn export_store(store: &Store, ledger: PublicKey) -> Result<Export, AuditFailure> {
+///
+/// With the ledger's block key as `signer`, the export carries a signed tip
+/// (see [`ExportTip`]), so an audit notices blocks cut off its end.
+pub fn export_store(
+    store: &Store,
+    ledger: PublicKey,
+    signer: Option<&SecretKey>,
+) -> Result<Export, AuditFailure> {
+    if signer.is_some_and(|key| key.public_key() != ledger) {
+        return Err(AuditFailure::Export(
+            "the block key given is not this ledger's key".into(),
+        ));
+    }
     let mut blocks = Vec::new();
+    let mut last_hash = [0u8; 32];
+    let mut last_signed = true;
     for_each_stored_block(store, |block, encoded| {
+        last_hash = block.sealed.hash;
+        if signer.is_some() {
+            // A tip vouches for the blocks before it: its key must be theirs.
+            last_signed = BlockHeader::from_bytes(&block.sealed.header)
+                .ok()
+                .zip(
+                    <[u8; 64]>::try_from(block.sealed.signature.as_slice())
+                        .ok()
+                        .and_then(|bytes| Signature::from_bytes(&bytes).ok()),
+                )
+                .is_some_and(|(header, signature)| {
+                    header.verify_signature(&ledger, &signature).is_ok()
+                });
+        }
         blocks.push(ExportBlock {
             header: hex::encode(&block.sealed.header),
             signature: hex::encode(&block.sealed.signature),
@@ -538,9 +600,30 @@ pub fn export_store(store: &Store, ledger: PublicKey) -> Result<Export, AuditFai
         });
         Ok(())
     })?;
+    if !last_signed {
+        return Err(AuditFailure::Export(
+            "the block key given did not sign this ledger's blocks".into(),
+        ));
+    }
+    let tip = signer.map(|key| {
+        let count = u64::try_from(blocks.len()).unwrap_or(u64::MAX);
+        let time_ms = crate::ledger::now_ms();
+        let signature = key.sign(
+            Purpose::Block,
+            &tip_digest(count, &last_hash, time_ms),
+            &mut rand::rngs::OsRng,
+        );
+        ExportTip {
+            blocks: count,
+            last_hash: hex::encode(last_hash),
+            time_ms,
+            signature: hex::encode(signature.to_bytes()),
+        }
+    });
     Ok(Export {
         ledger_key: hex::encode(ledger.as_bytes()),
         blocks,
+        tip,
     })
 }
 
@@ -550,6 +633,7 @@ pub fn audit_export(export: &Export) -> Result<AuditReport, AuditFailure> {
     let ledger = PublicKey::from_bytes(&key)
         .map_err(|e| AuditFailure::Export(format!("ledger key: {e}")))?;
     let mut replay = Replay::new(ledger);
+    let mut last_hash = [0u8; 32];
     for (height, block) in export.blocks.iter().enumerate() {
         let height = u64::try_from(height).unwrap_or(u64::MAX);
         let decode = |text: &str| {
@@ -560,13 +644,51 @@ pub fn audit_export(export: &Export) -> Result<AuditReport, AuditFailure> {
             .iter()
             .map(|t| decode(t))
             .collect::<Result<Vec<_>, _>>()?;
-        replay.block(
-            &decode(&block.header)?,
-            &decode(&block.signature)?,
-            &encoded,
-        )?;
+        let header = decode(&block.header)?;
+        replay.block(&header, &decode(&block.signature)?, &encoded)?;
+        // The replay accepted the header, so it parses.
+        last_hash = BlockHeader::from_bytes(&header)
+            .map_err(|e| block_failure(height, e))?
+            .hash();
+    }
+    if let Some(tip) = &export.tip {
+        check_tip(tip, &ledger, export.blocks.len(), &last_hash)?;
     }
     replay.finish()
+}
+
+/// The tip must be the ledger's signature over exactly this export's end.
+fn check_tip(
+    tip: &ExportTip,
+    ledger: &PublicKey,
+    blocks: usize,
+    last_hash: &[u8; 32],
+) -> Result<(), AuditFailure> {
+    let tip_hash = hex_32(&tip.last_hash).map_err(|e| AuditFailure::Export(format!("tip: {e}")))?;
+    let signature = hex::decode(&tip.signature)
+        .ok()
+        .and_then(|bytes| <[u8; 64]>::try_from(bytes.as_slice()).ok())
+        .and_then(|bytes| Signature::from_bytes(&bytes).ok())
+        .ok_or_else(|| AuditFailure::Export("tip: malformed signature".into()))?;
+    ledger
+        .verify(
+            Purpose::Block,
+            &tip_digest(tip.blocks, &tip_hash, tip.time_ms),
+            &signature,
+        )
+        .map_err(|_| {
+            AuditFailure::Export("the tip's signature does not verify with the ledger key".into())
+        })?;
+    if u64::try_from(blocks).ok() != Some(tip.blocks) || &tip_hash != last_hash {
+        return Err(AuditFailure::Export(format!(
+            "the signed tip says the chain had {} blocks ending in {}; the export holds {} ending in {}",
+            tip.blocks,
+            tip.last_hash,
+            blocks,
+            hex::encode(last_hash)
+        )));
+    }
+    Ok(())
 }
 
 fn hex_32(text: &str) -> Result<[u8; 32], String> {
