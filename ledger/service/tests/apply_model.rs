@@ -405,6 +405,30 @@ struct ModelProposal {
     executed_by: Option<Bytes32>,
 }
 
+/// Opens a proposal of `amount` for the bank: on the store (if any) and in
+/// the model alike.
+fn open_proposal(store: Option<&Store>, model: &mut Model, id: ProposalId, amount: u64) {
+    if let Some(store) = store {
+        store
+            .create_proposal(&NewProposal {
+                id,
+                bank_id: BANK.to_owned(),
+                amount,
+                proposer_id: OFFICER.to_owned(),
+                created_at_unix_ms: 1,
+            })
+            .expect("create proposal");
+    }
+    model.proposals.insert(
+        id.0,
+        ModelProposal {
+            amount,
+            state: ProposalState::Open,
+            executed_by: None,
+        },
+    );
+}
+
 /// Everything the store keeps about money, in plain maps.
 #[derive(Clone, Debug, Default)]
 struct Model {
@@ -906,27 +930,9 @@ impl Generator {
     /// on the store (if any) and the model alike.
     fn governance(&mut self, store: Option<&Store>, model: &mut Model) {
         if self.rng.gen_ratio(1, 3) {
-            let id: [u8; 16] = self.rng.gen();
+            let id = ProposalId(self.rng.gen());
             let amount = self.rng.gen_range(1..=1_000);
-            if let Some(store) = store {
-                store
-                    .create_proposal(&NewProposal {
-                        id: ProposalId(id),
-                        bank_id: BANK.to_owned(),
-                        amount,
-                        proposer_id: OFFICER.to_owned(),
-                        created_at_unix_ms: 1,
-                    })
-                    .expect("create proposal");
-            }
-            model.proposals.insert(
-                id,
-                ModelProposal {
-                    amount,
-                    state: ProposalState::Open,
-                    executed_by: None,
-                },
-            );
+            open_proposal(store, model, id, amount);
         }
         if self.rng.gen_ratio(1, 6) {
             let open: Vec<[u8; 16]> = model
@@ -1579,23 +1585,7 @@ fn concurrent_overlapping_batches(db: &TestDatabase) {
     let mut universe = Universe::default();
 
     let proposal = ProposalId(rng.gen());
-    store
-        .create_proposal(&NewProposal {
-            id: proposal,
-            bank_id: BANK.to_owned(),
-            amount: 777,
-            proposer_id: OFFICER.to_owned(),
-            created_at_unix_ms: 1,
-        })
-        .expect("create proposal");
-    model.proposals.insert(
-        proposal.0,
-        ModelProposal {
-            amount: 777,
-            state: ProposalState::Open,
-            executed_by: None,
-        },
-    );
+    open_proposal(Some(&store), &mut model, proposal, 777);
 
     let pool_ids: Vec<Bytes32> = (0..POOL_NOTES).map(|_| random_id(&mut rng)).collect();
     let genesis = vec![new_transaction(
@@ -1984,23 +1974,7 @@ fn concurrent_cancellations_and_executions(db: &TestDatabase) {
     for _ in 0..PROPOSALS {
         let id = ProposalId(rng.gen());
         let amount = rng.gen_range(1..=1_000);
-        store
-            .create_proposal(&NewProposal {
-                id,
-                bank_id: BANK.to_owned(),
-                amount,
-                proposer_id: OFFICER.to_owned(),
-                created_at_unix_ms: 1,
-            })
-            .expect("create proposal");
-        model.proposals.insert(
-            id.0,
-            ModelProposal {
-                amount,
-                state: ProposalState::Open,
-                executed_by: None,
-            },
-        );
+        open_proposal(Some(&store), &mut model, id, amount);
         proposals.push((id, amount));
     }
     let mut executing = proposals.clone();

@@ -833,31 +833,28 @@ fn batch_reads_stay_index_lookups_as_the_notes_table_grows() {
         )
         .expect("autovacuum off for the test's tables");
 
-    // Small tables: many batches, each reading the notes it spends and creates.
+    // Batches of one transfer each, passing one note along: each batch reads
+    // the notes it spends and creates, and each is read back.
     let mut note = issued_note(&store, 0);
-    for n in 1..=30 {
-        let tx = transfer(n, &[note], &[owner(1)]);
-        note = tx.outputs[0].id;
-        assert!(matches!(
-            store.apply_batch(vec![tx], seal).unwrap()[0],
-            ApplyOutcome::Accepted(_)
-        ));
-        assert!(store.notes(&[note]).unwrap()[0].is_some());
-    }
+    let mut pass_along = |transfers: std::ops::RangeInclusive<u64>| {
+        for n in transfers {
+            let tx = transfer(n, &[note], &[owner(1)]);
+            note = tx.outputs[0].id;
+            assert!(matches!(
+                store.apply_batch(vec![tx], seal).unwrap()[0],
+                ApplyOutcome::Accepted(_)
+            ));
+            assert!(store.notes(&[note]).unwrap()[0].is_some());
+        }
+    };
+    // Small tables.
+    pass_along(1..=30);
     // Grow `notes` by 10,250 rows in one batch.
     let owners: Vec<[u8; 32]> = (0..250).map(|i| owner(100 + i)).collect();
     let growth: Vec<_> = (0..41).map(|i| issue(1_000 + i, 1, &owners)).collect();
     store.apply_batch(growth, seal).unwrap();
     // Large table: more batches, more reads.
-    for n in 31..=60 {
-        let tx = transfer(n, &[note], &[owner(1)]);
-        note = tx.outputs[0].id;
-        assert!(matches!(
-            store.apply_batch(vec![tx], seal).unwrap()[0],
-            ApplyOutcome::Accepted(_)
-        ));
-        assert!(store.notes(&[note]).unwrap()[0].is_some());
-    }
+    pass_along(31..=60);
 
     // Closing the pool's connections makes their backends report their
     // statistics; wait until they have gone.
