@@ -119,6 +119,13 @@ fn block_failure(height: u64, problem: impl ToString) -> AuditFailure {
     }
 }
 
+/// A signature's 64 bytes as a signature, if they are one.
+pub(crate) fn signature_from(bytes: &[u8]) -> Option<Signature> {
+    <[u8; 64]>::try_from(bytes)
+        .ok()
+        .and_then(|bytes| Signature::from_bytes(&bytes).ok())
+}
+
 /// Replays a journal given as (header bytes, signature bytes, encoded transactions).
 pub struct Replay {
     ledger: PublicKey,
@@ -142,18 +149,17 @@ impl Replay {
         }
     }
 
+    /// Replays one block; returns its header, checked.
     pub fn block(
         &mut self,
         header: &[u8],
         signature: &[u8],
         encoded: &[Vec<u8>],
-    ) -> Result<(), AuditFailure> {
+    ) -> Result<BlockHeader, AuditFailure> {
         let height = self.previous.map_or(0, |p| p.height + 1);
         let header = BlockHeader::from_bytes(header).map_err(|e| block_failure(height, e))?;
         header.check_follows(self.previous.as_ref())?;
-        let signature = <[u8; 64]>::try_from(signature)
-            .ok()
-            .and_then(|b| Signature::from_bytes(&b).ok())
+        let signature = signature_from(signature)
             .ok_or_else(|| block_failure(height, "malformed signature"))?;
         header.verify_signature(&self.ledger, &signature)?;
         let mut txs = Vec::with_capacity(encoded.len());
@@ -187,7 +193,7 @@ impl Replay {
         self.previous = Some(header);
         self.blocks += 1;
         self.transactions += u64::try_from(txs.len()).unwrap_or(u64::MAX);
-        Ok(())
+        Ok(header)
     }
 
     fn apply(&mut self, _height: u64, tx: &Transaction) -> Result<(), String> {
@@ -277,11 +283,11 @@ fn for_each_stored_block(
 /// A stored block's columns (height, hashes, root, time, count) repeat what its
 /// signed header says, for readers that do not parse headers: they must agree,
 /// or a reader of the columns is told something the ledger never signed.
-/// Called after the replay accepted the header.
-fn columns_agree_with_header(block: &crate::store::StoredBlock) -> Result<(), AuditFailure> {
-    let at = block.height;
-    let header = BlockHeader::from_bytes(&block.sealed.header)
-        .map_err(|e| block_failure(at, format!("stored header does not parse: {e}")))?;
+/// `header` is the one the replay accepted.
+fn columns_agree_with_header(
+    block: &crate::store::StoredBlock,
+    header: &BlockHeader,
+) -> Result<(), AuditFailure> {
     let disagreeing = [
         ("height", header.height == block.height),
         ("prev_hash", header.prev_hash == block.prev_hash),
@@ -301,7 +307,7 @@ fn columns_agree_with_header(block: &crate::store::StoredBlock) -> Result<(), Au
         Ok(())
     } else {
         Err(block_failure(
-            at,
+            block.height,
             format!(
                 "column(s) {} disagree with the signed header",
                 disagreeing.join(", ")
@@ -314,8 +320,8 @@ fn columns_agree_with_header(block: &crate::store::StoredBlock) -> Result<(), Au
 pub fn audit_store(store: &Store, ledger: PublicKey) -> Result<AuditReport, AuditFailure> {
     let mut replay = Replay::new(ledger);
     for_each_stored_block(store, |block, encoded| {
-        replay.block(&block.sealed.header, &block.sealed.signature, &encoded)?;
-        columns_agree_with_header(&block)
+        let header = replay.block(&block.sealed.header, &block.sealed.signature, &encoded)?;
+        columns_agree_with_header(&block, &header)
     })?;
     let journal_unspent = replay.unspent();
     let report = replay.finish()?;
@@ -576,35 +582,31 @@ pub fn export_store(
         ));
     }
     let mut blocks = Vec::new();
-    let mut last_hash = [0u8; 32];
-    let mut last_signed = true;
+    let mut last = None;
     for_each_stored_block(store, |block, encoded| {
-        last_hash = block.sealed.hash;
-        if signer.is_some() {
-            // A tip vouches for the blocks before it: its key must be theirs.
-            last_signed = BlockHeader::from_bytes(&block.sealed.header)
-                .ok()
-                .zip(
-                    <[u8; 64]>::try_from(block.sealed.signature.as_slice())
-                        .ok()
-                        .and_then(|bytes| Signature::from_bytes(&bytes).ok()),
-                )
-                .is_some_and(|(header, signature)| {
-                    header.verify_signature(&ledger, &signature).is_ok()
-                });
-        }
         blocks.push(ExportBlock {
             header: hex::encode(&block.sealed.header),
             signature: hex::encode(&block.sealed.signature),
             transactions: encoded.iter().map(hex::encode).collect(),
         });
+        last = Some(block.sealed);
         Ok(())
     })?;
-    if !last_signed {
-        return Err(AuditFailure::Export(
-            "the block key given did not sign this ledger's blocks".into(),
-        ));
+    // A tip vouches for the blocks before it: its key must be theirs.
+    if let (Some(_), Some(sealed)) = (signer, &last) {
+        let signed = BlockHeader::from_bytes(&sealed.header)
+            .ok()
+            .zip(signature_from(&sealed.signature))
+            .is_some_and(|(header, signature)| {
+                header.verify_signature(&ledger, &signature).is_ok()
+            });
+        if !signed {
+            return Err(AuditFailure::Export(
+                "the block key given did not sign this ledger's blocks".into(),
+            ));
+        }
     }
+    let last_hash = last.map_or([0u8; 32], |sealed| sealed.hash);
     let tip = signer.map(|key| {
         let count = u64::try_from(blocks.len()).unwrap_or(u64::MAX);
         let time_ms = crate::ledger::now_ms();
@@ -644,11 +646,12 @@ pub fn audit_export(export: &Export) -> Result<AuditReport, AuditFailure> {
             .iter()
             .map(|t| decode(t))
             .collect::<Result<Vec<_>, _>>()?;
-        let header = decode(&block.header)?;
-        replay.block(&header, &decode(&block.signature)?, &encoded)?;
-        // The replay accepted the header, so it parses.
-        last_hash = BlockHeader::from_bytes(&header)
-            .map_err(|e| block_failure(height, e))?
+        last_hash = replay
+            .block(
+                &decode(&block.header)?,
+                &decode(&block.signature)?,
+                &encoded,
+            )?
             .hash();
     }
     if let Some(tip) = &export.tip {
@@ -667,8 +670,7 @@ fn check_tip(
     let tip_hash = hex_32(&tip.last_hash).map_err(|e| AuditFailure::Export(format!("tip: {e}")))?;
     let signature = hex::decode(&tip.signature)
         .ok()
-        .and_then(|bytes| <[u8; 64]>::try_from(bytes.as_slice()).ok())
-        .and_then(|bytes| Signature::from_bytes(&bytes).ok())
+        .and_then(|bytes| signature_from(&bytes))
         .ok_or_else(|| AuditFailure::Export("tip: malformed signature".into()))?;
     ledger
         .verify(

@@ -552,9 +552,7 @@ pub fn receipt_from(
 ) -> Result<Receipt, StoreError> {
     let block =
         BlockHeader::from_bytes(&sealed.header).map_err(|_| StoreError::Corrupt("block header"))?;
-    let signature = <[u8; 64]>::try_from(sealed.signature.as_slice())
-        .ok()
-        .and_then(|b| Signature::from_bytes(&b).ok())
+    let signature = crate::audit::signature_from(&sealed.signature)
         .ok_or(StoreError::Corrupt("block signature"))?;
     let position = usize::try_from(index).map_err(|_| StoreError::Corrupt("tx index"))?;
     if ids.get(position) != Some(&id) {
