@@ -24,7 +24,7 @@ pub struct Snapshot {
     processes: BTreeMap<u32, (Group, f64)>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Group {
     Ledger,
     Postgres,
@@ -45,11 +45,9 @@ pub struct CpuUse {
     pub other_ms: f64,
 }
 
-fn ticks_per_second() -> f64 {
-    // The kernel's USER_HZ; 100 on every Linux this runs on, and what
-    // `getconf CLK_TCK` prints. No libc call needed for a constant.
-    100.0
-}
+/// The kernel's USER_HZ, the unit of `/proc` CPU times: 100 on every Linux
+/// this runs on, and what `getconf CLK_TCK` prints.
+const TICKS_PER_SECOND: f64 = 100.0;
 
 fn host_times() -> Option<(f64, f64)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
@@ -63,8 +61,7 @@ fn host_times() -> Option<(f64, f64)> {
     // guest time is already inside user, so only the first eight count.
     let total: f64 = fields.iter().take(8).sum();
     let idle = fields.get(3)? + fields.get(4).copied().unwrap_or(0.0);
-    let hz = ticks_per_second();
-    Some(((total - idle) / hz, total / hz))
+    Some(((total - idle) / TICKS_PER_SECOND, total / TICKS_PER_SECOND))
 }
 
 /// The command name and CPU seconds of `pid`, from `/proc/<pid>/stat`.
@@ -78,7 +75,7 @@ fn process_times(pid: u32) -> Option<(String, f64)> {
     // After comm: state(0) ppid(1) … utime(11) stime(12).
     let utime: f64 = rest.get(11)?.parse().ok()?;
     let stime: f64 = rest.get(12)?.parse().ok()?;
-    Some((comm, (utime + stime) / ticks_per_second()))
+    Some((comm, (utime + stime) / TICKS_PER_SECOND))
 }
 
 impl Snapshot {
@@ -118,7 +115,7 @@ impl Snapshot {
 
     /// What was used between `self` and `later`, per transaction of `transactions`.
     pub fn until(&self, later: &Snapshot, transactions: u64) -> CpuUse {
-        let mut by_group: BTreeMap<u8, f64> = BTreeMap::new();
+        let mut by_group: BTreeMap<Group, f64> = BTreeMap::new();
         for (pid, (group, seconds)) in &later.processes {
             // A process that started during the phase counts from zero.
             let before = self
@@ -126,9 +123,9 @@ impl Snapshot {
                 .get(pid)
                 .filter(|(g, _)| g == group)
                 .map_or(0.0, |(_, s)| *s);
-            *by_group.entry(*group as u8).or_default() += (seconds - before).max(0.0);
+            *by_group.entry(*group).or_default() += (seconds - before).max(0.0);
         }
-        let used = |g: Group| by_group.get(&(g as u8)).copied().unwrap_or(0.0);
+        let used = |g: Group| by_group.get(&g).copied().unwrap_or(0.0);
         let busy = (later.host_busy - self.host_busy).max(0.0);
         let total = (later.host_total - self.host_total).max(0.0);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
