@@ -569,9 +569,10 @@ async fn fund_notes(
         .admit(
             &args.bank_id,
             "Benchmark bank",
-            "bank",
+            ledger_core::governance::Role::Bank,
             &bank.spend.public_key(),
             Some(&bank.view.public_key()),
+            &[],
         )
         .await
     {

@@ -59,6 +59,8 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         block_key: dir.join("keys/ledger.json"),
         threshold: 2,
         workers: 2,
+        supply_ceiling: ledger_service::ledger::SUPPLY_CEILING_DEFAULT,
+        audit_every_blocks: ledger_service::ledger::AUDIT_EVERY_BLOCKS_DEFAULT,
         officers: officers
             .iter()
             .enumerate()
@@ -69,7 +71,12 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
             })
             .collect(),
     };
-    let ledger = open_ledger(&settings)?;
+    let ledger = open_ledger(&settings).with_context(|| {
+        format!(
+            "the devnet in {} cannot start (remove the directory to start a fresh devnet)",
+            dir.display()
+        )
+    })?;
     let ledger_key = ledger.public_key();
     let store = ledger.store().clone();
     let listener = bind(&settings.listen)?;
@@ -87,9 +94,10 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         .admit(
             BANK_ID,
             "Demo Bank",
-            "bank",
+            ledger_core::governance::Role::Bank,
             &bank.spend.public_key(),
             Some(&bank.view.public_key()),
+            &[],
         )
         .await
     {
@@ -158,8 +166,8 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
     );
 
     let audit = officer1.audit().await?;
-    if audit["ok"] != true {
-        bail!("the audit failed: {audit}");
+    if audit["state"] != "passed" {
+        bail!("the audit failed: {}", audit["problem"]);
     }
     let supply = officer1.supply().await?;
     println!();
@@ -167,11 +175,19 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
     println!("database      {database_url}");
     println!("ledger key    {}", hex::encode(ledger_key.as_bytes()));
     println!("keys          {}", dir.join("keys").display());
+    let audited = &supply["audited"];
     println!(
-        "supply        issued {}, redeemed {}, outstanding {}",
-        supply["issued"], supply["redeemed"], supply["outstanding"]
+        "supply        issued {}, redeemed {}, outstanding {} (audited at block {}; ceiling {})",
+        audited["issued"],
+        audited["redeemed"],
+        audited["outstanding"],
+        audited["height"],
+        supply["supply_ceiling"]
     );
-    println!("audit         {}", audit["report"]);
+    println!(
+        "audit         {} blocks, {} transactions re-verified, {} unspent notes",
+        audit["blocks"], audit["transactions"], audit["unspent_notes"]
+    );
     println!(
         "audit again   cargo run --release -- audit --database-url {database_url} --ledger-key {}",
         dir.join("keys/ledger.json").display()

@@ -14,6 +14,7 @@ mod serve;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use ledger_core::governance::{Action, Member, Role};
 use ledger_core::{Amount, PublicKey};
 use ledger_service::client::LedgerClient;
 use std::path::PathBuf;
@@ -53,12 +54,20 @@ enum Command {
         #[arg(long)]
         wallet: bool,
     },
-    /// Admit or suspend a bank (officers).
+    /// Admit, suspend or reinstate a bank (one officer's approval).
     Bank {
         #[command(flatten)]
         client: ClientArgs,
         #[command(subcommand)]
         command: BankCommand,
+    },
+    /// Admit, suspend, reinstate or re-key an officer, or set the threshold
+    /// (approved by the threshold of officers: `--key` and `--cosign`).
+    Officer {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: OfficerCommand,
     },
     /// Propose or approve an issuance (officers).
     Issue {
@@ -67,8 +76,9 @@ enum Command {
         #[command(subcommand)]
         command: IssueCommand,
     },
-    /// Check a ledger's journal (hash chain, signatures, inclusion) and supply; prints
-    /// the outstanding supply.
+    /// Replay a ledger's journal and re-verify every transaction (proofs, balance,
+    /// every signature, governance, the supply ceiling, no double spend), compare
+    /// every table with it, and prove the supply; prints the outstanding supply.
     Audit {
         /// The ledger database (PostgreSQL URL or SQLite path).
         #[arg(long, env = "DATABASE_URL", conflicts_with = "export")]
@@ -84,6 +94,19 @@ enum Command {
         /// how long it took. Passes on a database seeded by `cbdc seed`.
         #[arg(long, conflicts_with_all = ["export", "ledger_key"])]
         supply_only: bool,
+        /// A block that must be in the journal as seen, `HEIGHT:HASH` (a header
+        /// from a receipt or a bank's record; repeatable): a missing block is a
+        /// rollback, a different one a fork.
+        #[arg(long = "expect", value_name = "HEIGHT:HASH")]
+        expect: Vec<String>,
+        /// A directory of receipt files (JSON, as the ledger returns them): each
+        /// must be signed by the ledger key and its block still in the journal.
+        #[arg(long)]
+        receipts: Option<PathBuf>,
+        /// Verify every transaction on its own instead of in batches (the
+        /// baseline the batch verifier is measured against).
+        #[arg(long)]
+        one_by_one: bool,
     },
     /// Scale benchmark only: add filler notes (commitments to zero, balanced, without
     /// proofs) to a ledger database. `cbdc audit` refuses the result; `--supply-only` passes.
@@ -142,6 +165,10 @@ struct ClientArgs {
     /// Your key file (an officer's signing key).
     #[arg(long, global = true, env = "CBDC_KEY_FILE")]
     key: Option<PathBuf>,
+    /// Another officer's key file that approves the same governance entry
+    /// (repeatable; officer changes need the threshold's approvals).
+    #[arg(long = "cosign", global = true, value_name = "KEY_FILE")]
+    cosign: Vec<PathBuf>,
 }
 
 impl ClientArgs {
@@ -157,6 +184,68 @@ impl ClientArgs {
         }
         Ok(LedgerClient::new(&self.ledger, keys::load_signing(path)?))
     }
+
+    fn cosigners(&self) -> Result<Vec<ledger_core::SecretKey>> {
+        self.cosign
+            .iter()
+            .map(|path| keys::load_signing(path))
+            .collect()
+    }
+}
+
+/// `HEIGHT:HASH` as an expectation of the audit.
+fn parse_expectation(text: &str) -> Result<ledger_service::audit::Expectation> {
+    let (height, hash) = text
+        .split_once(':')
+        .with_context(|| format!("--expect is HEIGHT:HASH, got `{text}`"))?;
+    let height: u64 = height
+        .parse()
+        .with_context(|| format!("--expect `{text}`: the height is not a number"))?;
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(hash, &mut bytes)
+        .with_context(|| format!("--expect `{text}`: the hash is not 64 hex characters"))?;
+    Ok(ledger_service::audit::Expectation {
+        height,
+        hash: bytes,
+        source: format!("--expect {text}"),
+    })
+}
+
+/// Every receipt in `dir` (`*.json`), checked against the ledger key, as the
+/// blocks the journal must still hold.
+fn receipt_expectations(
+    dir: &std::path::Path,
+    ledger: &PublicKey,
+) -> Result<Vec<ledger_service::audit::Expectation>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading the receipts directory {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("no receipt files (*.json) in {}", dir.display());
+    }
+    files
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let receipt: ledger_core::Receipt = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a receipt", path.display()))?;
+            receipt.verify(ledger).with_context(|| {
+                format!(
+                    "{}: the receipt does not verify with the ledger key",
+                    path.display()
+                )
+            })?;
+            Ok(ledger_service::audit::Expectation {
+                height: receipt.block.height,
+                hash: receipt.block.hash(),
+                source: format!("receipt {}", path.display()),
+            })
+        })
+        .collect()
 }
 
 #[derive(Subcommand)]
@@ -178,6 +267,48 @@ enum BankCommand {
     Suspend {
         #[arg(long)]
         id: String,
+    },
+    /// Reinstate a suspended bank.
+    Reinstate {
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OfficerCommand {
+    /// Admit an officer.
+    Admit {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// The officer's public key, hex, or its key file.
+        #[arg(long = "public-key")]
+        public_key: String,
+    },
+    /// Suspend an officer.
+    Suspend {
+        #[arg(long)]
+        id: String,
+    },
+    /// Reinstate a suspended officer.
+    Reinstate {
+        #[arg(long)]
+        id: String,
+    },
+    /// Give an officer a new key.
+    Rekey {
+        #[arg(long)]
+        id: String,
+        /// The new public key, hex, or its key file.
+        #[arg(long = "public-key")]
+        public_key: String,
+    },
+    /// Set the number of officers an issuance (and an officer change) needs.
+    Threshold {
+        #[arg(long)]
+        set: u8,
     },
 }
 
@@ -273,6 +404,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Bank { client, command } => {
+            let cosigners = client.cosigners()?;
             let client = client.client()?;
             let answer = match command {
                 BankCommand::Admit {
@@ -284,12 +416,44 @@ async fn run(cli: Cli) -> Result<()> {
                     let spend = parse_public_key(&spend_key)?;
                     let view = parse_public_key(&view_key)?;
                     client
-                        .admit(&id, &name, "bank", &spend, Some(&view))
+                        .admit(&id, &name, Role::Bank, &spend, Some(&view), &cosigners)
                         .await?
                 }
-                BankCommand::Suspend { id } => client.suspend(&id).await?,
+                BankCommand::Suspend { id } => client.suspend(&id, &cosigners).await?,
+                BankCommand::Reinstate { id } => {
+                    client.govern(Action::Reinstate { id }, &cosigners).await?
+                }
             };
             print_json(&answer);
+            Ok(())
+        }
+        Command::Officer { client, command } => {
+            let cosigners = client.cosigners()?;
+            let client = client.client()?;
+            let action = match command {
+                OfficerCommand::Admit {
+                    id,
+                    name,
+                    public_key,
+                } => Action::Admit {
+                    member: Member {
+                        role: Role::Officer,
+                        id,
+                        name,
+                        key: parse_public_key(&public_key)?,
+                        view_key: None,
+                    },
+                },
+                OfficerCommand::Suspend { id } => Action::Suspend { id },
+                OfficerCommand::Reinstate { id } => Action::Reinstate { id },
+                OfficerCommand::Rekey { id, public_key } => Action::Rekey {
+                    id,
+                    key: parse_public_key(&public_key)?,
+                    view_key: None,
+                },
+                OfficerCommand::Threshold { set } => Action::SetThreshold { threshold: set },
+            };
+            print_json(&client.govern(action, &cosigners).await?);
             Ok(())
         }
         Command::Issue { client, command } => {
@@ -309,6 +473,8 @@ async fn run(cli: Cli) -> Result<()> {
             supply_only: true,
             ..
         } => {
+            // (--expect and --receipts need the journal: refused below by clap's
+            // conflicts only for export; here they are simply not applicable.)
             let url =
                 database_url.context("--supply-only needs --database-url (or DATABASE_URL)")?;
             serve::check_sqlite_path(&url, true)?;
@@ -359,7 +525,18 @@ async fn run(cli: Cli) -> Result<()> {
             export,
             ledger_key,
             supply_only: false,
+            expect,
+            receipts,
+            one_by_one,
         } => {
+            let mut options = ledger_service::audit::AuditOptions {
+                one_by_one,
+                expect: expect
+                    .iter()
+                    .map(|text| parse_expectation(text))
+                    .collect::<Result<_>>()?,
+            };
+            let started = std::time::Instant::now();
             let report = match (database_url, export) {
                 (_, Some(path)) => {
                     let text = std::fs::read_to_string(&path)
@@ -375,7 +552,11 @@ async fn run(cli: Cli) -> Result<()> {
                             );
                         }
                     }
-                    let report = ledger_service::audit::audit_export(&export)?;
+                    if let Some(dir) = &receipts {
+                        let key = parse_public_key(&export.ledger_key)?;
+                        options.expect.extend(receipt_expectations(dir, &key)?);
+                    }
+                    let report = ledger_service::audit::audit_export(&export, &options)?;
                     match &export.tip {
                         Some(tip) => eprintln!(
                             "signed tip: the chain had {} blocks when the export was written ({} ms after the Unix epoch); the export holds all of them",
@@ -391,15 +572,29 @@ async fn run(cli: Cli) -> Result<()> {
                     let key = parse_public_key(
                         &ledger_key.context("--ledger-key is required to audit a database")?,
                     )?;
+                    if let Some(dir) = &receipts {
+                        options.expect.extend(receipt_expectations(dir, &key)?);
+                    }
                     serve::check_sqlite_path(&url, true)?;
                     let store = ledger_service::store::Store::open(&url)?;
-                    ledger_service::audit::audit_store(&store, key)?
+                    ledger_service::audit::audit_store(&store, key, &options)?
                 }
                 (None, None) => bail!("give --database-url (or DATABASE_URL) or --export"),
             };
             println!(
-                "audit OK: {} blocks, {} transactions, {} unspent notes; issued {}, redeemed {}, outstanding {}",
-                report.blocks, report.transactions, report.unspent_notes, report.issued, report.redeemed, report.outstanding
+                "audit OK: {} blocks, {} transactions re-verified{}, {} unspent notes; issued {}, redeemed {}, outstanding {} (ceiling {}); last block {} {}; {} expectation(s) held; {:.3} s",
+                report.blocks,
+                report.transactions,
+                if one_by_one { " one by one" } else { "" },
+                report.unspent_notes,
+                report.issued,
+                report.redeemed,
+                report.outstanding,
+                report.supply_ceiling,
+                report.height.map_or_else(|| "none".to_owned(), |h| h.to_string()),
+                report.last_hash,
+                options.expect.len(),
+                started.elapsed().as_secs_f64()
             );
             Ok(())
         }

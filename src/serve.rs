@@ -2,9 +2,10 @@
 
 use crate::keys;
 use anyhow::{bail, Context, Result};
-use ledger_service::ledger::{Ledger, LedgerConfig};
+use ledger_core::Amount;
+use ledger_service::ledger::{GenesisConfig, Ledger, LedgerConfig};
 use ledger_service::metrics::Metrics;
-use ledger_service::store::{Backend, NewParticipant, Role, StoreError};
+use ledger_service::store::Backend;
 use serde::Deserialize;
 use std::io::Read;
 use std::net::TcpListener;
@@ -25,12 +26,22 @@ pub struct ServeArgs {
     /// The key file that signs journal blocks (created if missing).
     #[arg(long, env = "CBDC_BLOCK_KEY")]
     pub block_key: Option<PathBuf>,
-    /// Officer approvals an issuance needs.
+    /// Officer approvals an issuance needs; written into the genesis entry of a
+    /// new ledger (afterwards the journal's threshold is in force).
     #[arg(long, env = "CBDC_THRESHOLD")]
     pub threshold: Option<usize>,
-    /// Officers to register at start if absent: `id=<hex public key>` (repeatable).
+    /// The first officers, `id=<hex public key>` (repeatable): written into the
+    /// genesis entry of a new ledger; on an existing one they must match the
+    /// journal (later officers are admitted by governance entries).
     #[arg(long = "officer")]
     pub officers: Vec<String>,
+    /// Most money, in minor units, that may ever be outstanding; fixed by the
+    /// genesis entry of a new ledger.
+    #[arg(long, env = "CBDC_SUPPLY_CEILING")]
+    pub supply_ceiling: Option<u64>,
+    /// Run a full audit in the background after this many new blocks (0: never).
+    #[arg(long, env = "CBDC_AUDIT_EVERY_BLOCKS")]
+    pub audit_every_blocks: Option<u64>,
     /// HTTP worker threads (default: the number of cores).
     #[arg(long, env = "CBDC_WORKERS")]
     pub workers: Option<usize>,
@@ -45,6 +56,8 @@ pub struct FileConfig {
     pub block_key: Option<PathBuf>,
     pub threshold: Option<usize>,
     pub workers: Option<usize>,
+    pub supply_ceiling: Option<u64>,
+    pub audit_every_blocks: Option<u64>,
     #[serde(default)]
     pub officers: Vec<OfficerConfig>,
 }
@@ -64,6 +77,8 @@ pub struct Settings {
     pub threshold: usize,
     pub workers: usize,
     pub officers: Vec<OfficerConfig>,
+    pub supply_ceiling: u64,
+    pub audit_every_blocks: u64,
 }
 
 impl ServeArgs {
@@ -119,6 +134,14 @@ impl ServeArgs {
                 .or(file.workers)
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
             officers,
+            supply_ceiling: self
+                .supply_ceiling
+                .or(file.supply_ceiling)
+                .unwrap_or(ledger_service::ledger::SUPPLY_CEILING_DEFAULT),
+            audit_every_blocks: self
+                .audit_every_blocks
+                .or(file.audit_every_blocks)
+                .unwrap_or(ledger_service::ledger::AUDIT_EVERY_BLOCKS_DEFAULT),
         })
     }
 }
@@ -165,31 +188,33 @@ pub fn check_sqlite_path(url: &str, must_exist: bool) -> Result<()> {
     }
 }
 
-/// Opens the ledger and registers the configured officers that are not yet known.
+/// Opens the ledger: founds a new journal with a genesis entry naming the
+/// configured officers, threshold and supply ceiling, or checks the configured
+/// officers against an existing journal's.
 pub fn open_ledger(settings: &Settings) -> Result<Arc<Ledger>> {
     check_sqlite_path(&settings.database_url, false)?;
     let block_key = keys::signing_or_create(&settings.block_key)?;
-    let ledger = Ledger::open(
-        LedgerConfig::new(settings.database_url.clone(), block_key, settings.threshold),
-        Metrics::new(),
-    )
-    .with_context(|| "opening the ledger database".to_string())?;
-    for officer in &settings.officers {
-        let key = crate::parse_public_key(&officer.key)?;
-        let admitted = ledger.store().admit_participant(&NewParticipant {
-            id: officer.id.clone(),
-            name: officer.name.clone().unwrap_or_else(|| officer.id.clone()),
-            role: Role::Officer,
-            spend_public_key: key.to_bytes(),
-            view_public_key: None,
-            created_at_unix_ms: ledger_service::ledger::now_ms(),
-        });
-        match admitted {
-            Ok(_) => tracing::info!(officer = %officer.id, "registered officer"),
-            Err(StoreError::ParticipantExists) => {}
-            Err(e) => return Err(e).context(format!("registering officer {}", officer.id)),
-        }
-    }
+    let officers = settings
+        .officers
+        .iter()
+        .map(|officer| {
+            Ok((
+                officer.id.clone(),
+                officer.name.clone().unwrap_or_else(|| officer.id.clone()),
+                crate::parse_public_key(&officer.key)
+                    .with_context(|| format!("officer {}", officer.id))?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let genesis = GenesisConfig {
+        officers,
+        threshold: settings.threshold,
+        supply_ceiling: Amount::new(settings.supply_ceiling),
+    };
+    let mut config = LedgerConfig::new(settings.database_url.clone(), block_key, genesis);
+    config.audit_every_blocks = settings.audit_every_blocks;
+    let ledger = Ledger::open(config, Metrics::new())
+        .map_err(|e| anyhow::anyhow!("opening the ledger: {e}"))?;
     Ok(ledger)
 }
 

@@ -31,22 +31,25 @@ use curve25519_dalek::traits::Identity;
 use rand_core::{CryptoRng, RngCore};
 use std::sync::OnceLock;
 
+/// Totals are 128-bit: 2^64 issues of at most 2^64 − 1 each cannot wrap them,
+/// so no sequence of issuances, however long, makes the audit fail for good.
 #[derive(Debug, Clone)]
 pub struct SupplyAudit {
     unspent: RistrettoPoint,
     kernels: RistrettoPoint,
-    issued: Amount,
+    issued: u128,
     issued_blinding: Scalar,
-    redeemed: Amount,
+    redeemed: u128,
     notes: u64,
-    overflow: bool,
 }
 
 /// The proven supply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Supply {
-    pub issued: Amount,
-    pub redeemed: Amount,
+    /// Everything ever issued.
+    pub issued: u128,
+    /// Everything ever redeemed.
+    pub redeemed: u128,
     /// `issued − redeemed`: the money in circulation.
     pub outstanding: Amount,
     /// How many unspent notes were summed.
@@ -57,10 +60,10 @@ pub struct Supply {
 pub enum AuditError {
     #[error("the unspent notes and kernels do not add up to the issued supply")]
     Mismatch,
-    #[error("issued or redeemed totals overflow 64 bits")]
-    Overflow,
+    #[error("the outstanding supply ({0}) does not fit 64 bits")]
+    Overflow(u128),
     #[error("more was redeemed ({redeemed}) than issued ({issued})")]
-    RedeemedExceedsIssued { issued: Amount, redeemed: Amount },
+    RedeemedExceedsIssued { issued: u128, redeemed: u128 },
     #[error("a stored commitment or excess is not a valid point: {0}")]
     BadPoint(PointError),
 }
@@ -70,11 +73,10 @@ impl Default for SupplyAudit {
         SupplyAudit {
             unspent: RistrettoPoint::identity(),
             kernels: RistrettoPoint::identity(),
-            issued: Amount::ZERO,
+            issued: 0,
             issued_blinding: Scalar::ZERO,
-            redeemed: Amount::ZERO,
+            redeemed: 0,
             notes: 0,
-            overflow: false,
         }
     }
 }
@@ -113,18 +115,20 @@ impl SupplyAudit {
 
     /// Issued notes in aggregate: their total value and the sum of their blindings.
     pub fn add_issued(&mut self, value: Amount, blinding: &PublicBlinding) {
-        match self.issued.checked_add(value) {
-            Some(total) => self.issued = total,
-            None => self.overflow = true,
-        }
+        self.issued += u128::from(value.minor_units());
         self.issued_blinding += blinding.0;
     }
 
     pub fn add_redemption(&mut self, burned: Amount) {
-        match self.redeemed.checked_add(burned) {
-            Some(total) => self.redeemed = total,
-            None => self.overflow = true,
-        }
+        self.redeemed += u128::from(burned.minor_units());
+    }
+
+    /// Issued minus redeemed so far (negative only for a journal that
+    /// redeemed more than it issued, which the range proofs rule out).
+    pub fn outstanding(&self) -> i128 {
+        // Both totals are below 2^127 for any journal that can exist.
+        i128::try_from(self.issued).unwrap_or(i128::MAX)
+            - i128::try_from(self.redeemed).unwrap_or(i128::MAX)
     }
 
     /// Combines two partial audits of disjoint parts of the ledger.
@@ -133,23 +137,13 @@ impl SupplyAudit {
         self.kernels += other.kernels;
         self.issued_blinding += other.issued_blinding;
         self.notes += other.notes;
-        self.overflow |= other.overflow;
-        match self.issued.checked_add(other.issued) {
-            Some(total) => self.issued = total,
-            None => self.overflow = true,
-        }
-        match self.redeemed.checked_add(other.redeemed) {
-            Some(total) => self.redeemed = total,
-            None => self.overflow = true,
-        }
+        self.issued += other.issued;
+        self.redeemed += other.redeemed;
         self
     }
 
     /// Checks `Σ unspent C + Σ E = S·B + (Σ r_issue)·B̃` and reports `S`.
     pub fn finish(self) -> Result<Supply, AuditError> {
-        if self.overflow {
-            return Err(AuditError::Overflow);
-        }
         let outstanding =
             self.issued
                 .checked_sub(self.redeemed)
@@ -157,6 +151,9 @@ impl SupplyAudit {
                     issued: self.issued,
                     redeemed: self.redeemed,
                 })?;
+        let outstanding = u64::try_from(outstanding)
+            .map(Amount::new)
+            .map_err(|_| AuditError::Overflow(outstanding))?;
         let expected = value_point(outstanding) + self.issued_blinding * pedersen_gens().B_blinding;
         if self.unspent + self.kernels != expected {
             return Err(AuditError::Mismatch);

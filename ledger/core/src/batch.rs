@@ -578,7 +578,7 @@ pub fn verify_batch_report<R: RngCore + CryptoRng>(
     let mut pending: Vec<Pending<'_>> = Vec::new();
     for (i, (tx, inputs)) in items.iter().enumerate() {
         match tx {
-            Transaction::Issue(_) => {
+            Transaction::Issue(_) | Transaction::Governance(_) => {
                 single_checks += 1;
                 results.push(verify(tx, inputs, policy))
             }

@@ -251,7 +251,9 @@ fn build_spend<R: RngCore + CryptoRng>(
     let tx = match kind {
         TxKind::Transfer => Transaction::Transfer(spend),
         TxKind::Redeem => Transaction::Redeem(spend),
-        TxKind::Issue => unreachable!("issues are built by build_issue"),
+        TxKind::Issue | TxKind::Governance => {
+            unreachable!("only transfers and redeems are built here")
+        }
     };
     let id = tx.id();
     let outputs = planned

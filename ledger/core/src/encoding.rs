@@ -8,7 +8,7 @@
 //! `decode(bytes)?.encode() == bytes` always holds.
 //!
 //! ```text
-//! version u8 = 1 ‖ kind u8 (1 issue, 2 transfer, 3 redeem) ‖ body
+//! version u8 = 1 ‖ kind u8 (1 issue, 2 transfer, 3 redeem, 4 governance) ‖ body
 //!
 //! issue:    reference [32] ‖ n u8 ‖ n × (owner [32] ‖ value u64 ‖ blinding [32])
 //!           ‖ k u8 ‖ k × (officer [32] ‖ signature [64])
@@ -17,12 +17,23 @@
 //!           ‖ proof_len u16 ‖ proof ‖ excess [32] ‖ kernel signature [64]
 //!           ‖ i × owner signature [64]
 //! redeem:   as transfer, with burned u64 after the inputs
+//! governance: sequence u64 ‖ action ‖ k u8 ‖ k × (officer [32] ‖ signature [64])
+//!   action = tag u8 ‖ body:
+//!     1 genesis:       ledger_key [32] ‖ threshold u8 ‖ supply_ceiling u64 ‖ n u8 ‖ n × member
+//!     2 admit:         member
+//!     3 suspend:       id
+//!     4 reinstate:     id
+//!     5 rekey:         id ‖ key [32] ‖ view_flag u8 ‖ (view [32] if view_flag = 1)
+//!     6 set_threshold: threshold u8
+//!   member = role u8 (1 officer, 2 bank) ‖ id ‖ name ‖ key [32] ‖ view_flag u8 ‖ (view [32])
+//!   id, name = len u8 ‖ bytes (id: 1..=64 of A-Z a-z 0-9 - _; name: 1..=200 of UTF-8)
 //! ```
 //!
 //! The structural rules ([`Transaction::check_structure`]) are applied after
 //! parsing, so a decoded transaction always fits the limits.
 
 use crate::amount::Amount;
+use crate::governance::{Action, Governance, Member, Role};
 use crate::keys::{PublicKey, Signature};
 use crate::memo::{Memo, MEMO_LEN};
 use crate::point::PointError;
@@ -57,6 +68,10 @@ pub enum DecodeError {
     BadSignature,
     #[error("range proof: {0}")]
     BadRangeProof(RangeProofFormatError),
+    #[error("{0} is not valid UTF-8")]
+    BadText(&'static str),
+    #[error("unknown {0} tag {1}")]
+    UnknownTag(&'static str, u8),
     #[error("{0}")]
     Structure(Rejection),
 }
@@ -74,6 +89,8 @@ impl DecodeError {
             DecodeError::BadScalar(_) => "non_canonical_scalar",
             DecodeError::BadSignature => "non_canonical_signature",
             DecodeError::BadRangeProof(_) => "malformed_range_proof",
+            DecodeError::BadText(_) => "bad_text",
+            DecodeError::UnknownTag(..) => "unknown_tag",
             DecodeError::Structure(r) => r.code(),
         }
     }
@@ -94,6 +111,62 @@ impl Writer {
     fn bytes(&mut self, b: &[u8]) {
         self.0.extend_from_slice(b);
     }
+    /// A length-prefixed string; panics past 255 bytes, which no checked
+    /// entry holds.
+    fn text(&mut self, text: &str) {
+        self.count(text.len());
+        self.bytes(text.as_bytes());
+    }
+    fn optional_key(&mut self, key: &Option<PublicKey>) {
+        match key {
+            None => self.u8(0),
+            Some(key) => {
+                self.u8(1);
+                self.bytes(key.as_bytes());
+            }
+        }
+    }
+    fn member(&mut self, member: &Member) {
+        self.u8(member.role.tag());
+        self.text(&member.id);
+        self.text(&member.name);
+        self.bytes(member.key.as_bytes());
+        self.optional_key(&member.view_key);
+    }
+    fn action(&mut self, action: &Action) {
+        self.u8(action.tag());
+        match action {
+            Action::Genesis {
+                ledger_key,
+                threshold,
+                supply_ceiling,
+                members,
+            } => {
+                self.bytes(ledger_key.as_bytes());
+                self.u8(*threshold);
+                self.u64(supply_ceiling.minor_units());
+                self.count(members.len());
+                for member in members {
+                    self.member(member);
+                }
+            }
+            Action::Admit { member } => self.member(member),
+            Action::Suspend { id } | Action::Reinstate { id } => self.text(id),
+            Action::Rekey { id, key, view_key } => {
+                self.text(id);
+                self.bytes(key.as_bytes());
+                self.optional_key(view_key);
+            }
+            Action::SetThreshold { threshold } => self.u8(*threshold),
+        }
+    }
+}
+
+/// An action's canonical bytes (`tag ‖ body`): what a governance digest binds.
+pub(crate) fn encode_action(action: &Action) -> Vec<u8> {
+    let mut w = Writer(Vec::with_capacity(256));
+    w.action(action);
+    w.0
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -127,6 +200,68 @@ impl<'a> Reader<'a> {
     }
     fn signature(&mut self) -> Result<Signature, DecodeError> {
         Signature::from_bytes(&self.array()?).map_err(|_| DecodeError::BadSignature)
+    }
+    fn text(&mut self, field: &'static str) -> Result<String, DecodeError> {
+        let len = usize::from(self.u8()?);
+        let bytes = self.take(len)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::BadText(field))
+    }
+    fn optional_key(&mut self, field: &'static str) -> Result<Option<PublicKey>, DecodeError> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => Ok(Some(self.public_key(field)?)),
+            other => Err(DecodeError::UnknownTag("view key flag", other)),
+        }
+    }
+    fn member(&mut self) -> Result<Member, DecodeError> {
+        let tag = self.u8()?;
+        let role = Role::from_tag(tag).ok_or(DecodeError::UnknownTag("role", tag))?;
+        Ok(Member {
+            role,
+            id: self.text("participant id")?,
+            name: self.text("participant name")?,
+            key: self.public_key("participant key")?,
+            view_key: self.optional_key("participant view key")?,
+        })
+    }
+    fn action(&mut self) -> Result<Action, DecodeError> {
+        let tag = self.u8()?;
+        Ok(match tag {
+            1 => {
+                let ledger_key = self.public_key("ledger key")?;
+                let threshold = self.u8()?;
+                let supply_ceiling = Amount::new(self.u64()?);
+                let n = usize::from(self.u8()?);
+                let mut members = Vec::with_capacity(n);
+                for _ in 0..n {
+                    members.push(self.member()?);
+                }
+                Action::Genesis {
+                    ledger_key,
+                    threshold,
+                    supply_ceiling,
+                    members,
+                }
+            }
+            2 => Action::Admit {
+                member: self.member()?,
+            },
+            3 => Action::Suspend {
+                id: self.text("participant id")?,
+            },
+            4 => Action::Reinstate {
+                id: self.text("participant id")?,
+            },
+            5 => Action::Rekey {
+                id: self.text("participant id")?,
+                key: self.public_key("participant key")?,
+                view_key: self.optional_key("participant view key")?,
+            },
+            6 => Action::SetThreshold {
+                threshold: self.u8()?,
+            },
+            other => return Err(DecodeError::UnknownTag("governance action", other)),
+        })
     }
 }
 
@@ -185,6 +320,15 @@ impl Transaction {
                     w.bytes(&s.to_bytes());
                 }
             }
+            Transaction::Governance(entry) => {
+                w.u64(entry.sequence);
+                w.action(&entry.action);
+                w.count(entry.approvals.len());
+                for s in &entry.approvals {
+                    w.bytes(s.officer.as_bytes());
+                    w.bytes(&s.signature.to_bytes());
+                }
+            }
         }
         w.0
     }
@@ -204,6 +348,7 @@ impl Transaction {
             1 => Transaction::Issue(decode_issue(&mut r)?),
             2 => Transaction::Transfer(decode_spend(&mut r, false)?),
             3 => Transaction::Redeem(decode_spend(&mut r, true)?),
+            4 => Transaction::Governance(decode_governance(&mut r)?),
             other => return Err(DecodeError::UnknownKind(other)),
         };
         if !r.0.is_empty() {
@@ -240,6 +385,23 @@ fn decode_issue(r: &mut Reader<'_>) -> Result<Issue, DecodeError> {
         reference,
         outputs,
         officer_signatures,
+    })
+}
+
+fn decode_governance(r: &mut Reader<'_>) -> Result<Governance, DecodeError> {
+    let sequence = r.u64()?;
+    let action = r.action()?;
+    let k = usize::from(r.u8()?);
+    let mut approvals = Vec::with_capacity(k);
+    for _ in 0..k {
+        let officer = r.public_key("officer")?;
+        let signature = r.signature()?;
+        approvals.push(OfficerSignature { officer, signature });
+    }
+    Ok(Governance {
+        sequence,
+        action,
+        approvals,
     })
 }
 
@@ -318,6 +480,11 @@ impl Transaction {
                 if issue.officer_signatures.len() > OFFICER_SIGNATURES_MAX {
                     return Err(Rejection::TooManyOfficerSignatures);
                 }
+                // Refused before any state is looked up: no policy makes an
+                // unsigned issue valid (the threshold is at least 1).
+                if issue.officer_signatures.is_empty() {
+                    return Err(Rejection::TooFewOfficers { have: 0, need: 1 });
+                }
                 if issue.outputs.iter().any(|o| o.value.is_zero()) {
                     return Err(Rejection::ZeroAmount);
                 }
@@ -364,6 +531,7 @@ impl Transaction {
                 }
                 Ok(())
             }
+            Transaction::Governance(entry) => entry.check_structure(),
         }
     }
 }

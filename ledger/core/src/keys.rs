@@ -46,6 +46,8 @@ pub enum Purpose {
     Request,
     /// The ledger signing a journal block.
     Block,
+    /// A central bank officer approving a governance entry.
+    Governance,
 }
 
 impl Purpose {
@@ -56,6 +58,7 @@ impl Purpose {
             Purpose::Officer => b"officer",
             Purpose::Request => b"request",
             Purpose::Block => b"block",
+            Purpose::Governance => b"governance",
         }
     }
 }

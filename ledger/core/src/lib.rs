@@ -21,6 +21,7 @@
 //! | [`memo`] | openings encrypted to a view key |
 //! | [`tx`] | transactions, the balance equation, digests and ids |
 //! | [`encoding`] | the canonical binary encoding |
+//! | [`governance`] | the officer set, threshold, banks and supply ceiling as journal entries |
 //! | [`journal`] | signed blocks, Merkle inclusion, receipts |
 //! | [`builder`] | building transfers, redeems and issues |
 //! | [`verify`] | validation, rejection reasons in order of precedence |
@@ -37,6 +38,7 @@ pub mod batch;
 pub mod builder;
 pub mod commitment;
 pub mod encoding;
+pub mod governance;
 pub mod journal;
 pub mod keys;
 pub mod memo;

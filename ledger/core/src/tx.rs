@@ -411,6 +411,7 @@ pub enum TxKind {
     Issue,
     Transfer,
     Redeem,
+    Governance,
 }
 
 impl TxKind {
@@ -419,6 +420,7 @@ impl TxKind {
             TxKind::Issue => 1,
             TxKind::Transfer => 2,
             TxKind::Redeem => 3,
+            TxKind::Governance => 4,
         }
     }
 
@@ -427,6 +429,7 @@ impl TxKind {
             TxKind::Issue => "issue",
             TxKind::Transfer => "transfer",
             TxKind::Redeem => "redeem",
+            TxKind::Governance => "governance",
         }
     }
 }
@@ -444,6 +447,7 @@ pub enum Transaction {
     Issue(Issue),
     Transfer(Spend),
     Redeem(Spend),
+    Governance(crate::governance::Governance),
 }
 
 #[derive(Deserialize)]
@@ -452,6 +456,7 @@ enum UncheckedTransaction {
     Issue(Issue),
     Transfer(Spend),
     Redeem(Spend),
+    Governance(crate::governance::Governance),
 }
 
 impl TryFrom<UncheckedTransaction> for Transaction {
@@ -461,6 +466,7 @@ impl TryFrom<UncheckedTransaction> for Transaction {
             UncheckedTransaction::Issue(i) => Transaction::Issue(i),
             UncheckedTransaction::Transfer(s) => Transaction::Transfer(s),
             UncheckedTransaction::Redeem(s) => Transaction::Redeem(s),
+            UncheckedTransaction::Governance(g) => Transaction::Governance(g),
         };
         tx.check_structure()?;
         Ok(tx)
@@ -473,6 +479,7 @@ impl Transaction {
             Transaction::Issue(_) => TxKind::Issue,
             Transaction::Transfer(_) => TxKind::Transfer,
             Transaction::Redeem(_) => TxKind::Redeem,
+            Transaction::Governance(_) => TxKind::Governance,
         }
     }
 
@@ -487,13 +494,14 @@ impl Transaction {
             Transaction::Issue(issue) => issue.digest(),
             Transaction::Transfer(spend) => spend.digest(TxKind::Transfer),
             Transaction::Redeem(spend) => spend.digest(TxKind::Redeem),
+            Transaction::Governance(entry) => entry.digest(),
         }
     }
 
     /// The notes this transaction spends (none for an issue).
     pub fn inputs(&self) -> &[NoteId] {
         match self {
-            Transaction::Issue(_) => &[],
+            Transaction::Issue(_) | Transaction::Governance(_) => &[],
             Transaction::Transfer(spend) | Transaction::Redeem(spend) => &spend.inputs,
         }
     }
@@ -502,6 +510,7 @@ impl Transaction {
     /// Issue outputs have no memo (their opening is public).
     pub fn created_notes(&self) -> Vec<CreatedNote> {
         match self {
+            Transaction::Governance(_) => Vec::new(),
             Transaction::Issue(issue) => {
                 let id = issue.note_base();
                 issue

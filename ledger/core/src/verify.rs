@@ -18,9 +18,15 @@
 //!
 //! Issue:
 //!  1. structure: `NoOutputs`, `TooManyOutputs`, `TooManyOfficerSignatures`,
-//!     `ZeroAmount`, `AmountOverflow`;
+//!     `TooFewOfficers` (no signature at all), `ZeroAmount`, `AmountOverflow`;
 //!  2. signature by signature: `UnknownOfficer`, `DuplicateOfficer`, `BadOfficerSignature`;
 //!  3. `TooFewOfficers`.
+//!
+//! Governance entries are checked against the governance state in force
+//! ([`crate::governance::GovernanceState::check`]); `verify` refuses them
+//! (`GovernanceEntry`). Whether a redeem's inputs belong to an active bank, and
+//! whether an issue stays under the supply ceiling, also depend on that state and
+//! are checked by the ledger and the audit (`RedeemNotBank`, `SupplyCeiling`).
 //!
 //! The final check that each input is still unspent happens again in the store's
 //! conditional update: this function sees a snapshot.
@@ -95,6 +101,56 @@ pub enum Rejection {
     BadOfficerSignature { index: usize },
     #[error("{have} officer signatures, {need} required")]
     TooFewOfficers { have: usize, need: usize },
+    #[error("a governance entry is checked against the governance state in force, not here")]
+    GovernanceEntry,
+    #[error("the entry's sequence is not the number of governance entries before it")]
+    GovernanceSequence,
+    #[error(
+        "a genesis names 1 to {} officers",
+        crate::governance::GENESIS_MEMBERS_MAX
+    )]
+    GenesisMembers,
+    #[error("participant ids are 1 to 64 bytes of A-Z, a-z, 0-9, - and _")]
+    BadParticipantId,
+    #[error("participant names are 1 to 200 bytes")]
+    BadParticipantName,
+    #[error("block 0 must hold the genesis entry and nothing else")]
+    NoGenesis,
+    #[error("a genesis entry may only be the single transaction of block 0")]
+    GenesisMisplaced,
+    #[error("the genesis entry is authorised by the block key and carries no approvals")]
+    UnexpectedApprovals,
+    #[error("the genesis entry names another ledger key than the one that signs the blocks")]
+    GenesisLedgerKey,
+    #[error("the genesis entry may name officers only")]
+    GenesisBank,
+    #[error("the threshold must be between 1 and the number of active officers")]
+    BadThreshold,
+    #[error(
+        "the supply ceiling must be between 1 and {}",
+        crate::governance::SUPPLY_CEILING_MAX
+    )]
+    BadSupplyCeiling,
+    #[error("a participant with this id exists")]
+    ParticipantExists,
+    #[error("the key is, or was, another participant's")]
+    KeyInUse,
+    #[error("a bank has a view key and an officer has none")]
+    ViewKeyRole,
+    #[error("no participant has this id")]
+    UnknownParticipant,
+    #[error("the participant is not active")]
+    NotActive,
+    #[error("the participant is not suspended")]
+    NotSuspended,
+    #[error("suspending this officer would leave fewer active officers than the threshold")]
+    ThresholdUnreachable,
+    #[error("the issue would take the outstanding supply above the ceiling fixed at genesis")]
+    SupplyCeiling,
+    #[error("only an active bank may redeem; input {index} is owned by another key")]
+    RedeemNotBank { index: usize },
+    #[error("output {index} is a note that already exists (a transaction applied twice)")]
+    OutputExists { index: usize },
 }
 
 impl Rejection {
@@ -121,6 +177,28 @@ impl Rejection {
             Rejection::DuplicateOfficer { .. } => "duplicate_officer",
             Rejection::BadOfficerSignature { .. } => "bad_officer_signature",
             Rejection::TooFewOfficers { .. } => "too_few_officers",
+            Rejection::GovernanceEntry => "governance_entry",
+            Rejection::GovernanceSequence => "governance_sequence",
+            Rejection::GenesisMembers => "genesis_members",
+            Rejection::BadParticipantId => "bad_participant_id",
+            Rejection::BadParticipantName => "bad_name",
+            Rejection::NoGenesis => "no_genesis",
+            Rejection::GenesisMisplaced => "genesis_misplaced",
+            Rejection::UnexpectedApprovals => "unexpected_approvals",
+            Rejection::GenesisLedgerKey => "genesis_ledger_key",
+            Rejection::GenesisBank => "genesis_bank",
+            Rejection::BadThreshold => "bad_threshold",
+            Rejection::BadSupplyCeiling => "bad_supply_ceiling",
+            Rejection::ParticipantExists => "participant_exists",
+            Rejection::KeyInUse => "key_in_use",
+            Rejection::ViewKeyRole => "view_key_role",
+            Rejection::UnknownParticipant => "unknown_participant",
+            Rejection::NotActive => "not_active",
+            Rejection::NotSuspended => "not_suspended",
+            Rejection::ThresholdUnreachable => "threshold_unreachable",
+            Rejection::SupplyCeiling => "supply_ceiling",
+            Rejection::RedeemNotBank { .. } => "redeem_not_bank",
+            Rejection::OutputExists { .. } => "output_exists",
         }
     }
 }
@@ -142,6 +220,7 @@ pub fn verify(
         Transaction::Transfer(spend) | Transaction::Redeem(spend) => {
             verify_spend(spend, &tx.digest(), inputs)
         }
+        Transaction::Governance(_) => Err(Rejection::GovernanceEntry),
     }
 }
 

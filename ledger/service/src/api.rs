@@ -10,8 +10,8 @@ use crate::error::ApiError;
 use crate::gate::GateError;
 use crate::ledger::{now_ms, Ledger, LedgerError};
 use crate::store::{
-    Admission, AuditRecord, EventKind, NewParticipant, NonceClaim, Participant, ParticipantStatus,
-    Proposal, ProposalId, ProposalState, Role,
+    Admission, AuditRun, AuditState, AuditTrigger, EventKind, NonceClaim, Participant,
+    ParticipantStatus, Proposal, ProposalId, ProposalState, Role,
 };
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -19,7 +19,8 @@ use actix_web::http::{header, StatusCode};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Next};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
-use ledger_core::{Amount, NoteId, PublicKey, Signature, Transaction, TxId};
+use ledger_core::governance::Governance;
+use ledger_core::{Amount, NoteId, Signature, Transaction, TxId};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
@@ -39,9 +40,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics))
         .route("/openapi.json", web::get().to(openapi))
         .route("/v1/ledger", web::get().to(ledger_info))
-        .route("/v1/participants", web::post().to(admit))
+        .route("/v1/governance", web::post().to(governance))
         .route("/v1/participants", web::get().to(list_participants))
-        .route("/v1/participants/{id}/suspend", web::post().to(suspend))
         .route("/v1/issuances", web::post().to(propose))
         .route("/v1/issuances/{id}", web::get().to(get_proposal))
         .route("/v1/issuances/{id}/approvals", web::post().to(approve))
@@ -50,7 +50,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/notes/{id}", web::get().to(get_note))
         .route("/v1/events", web::get().to(events))
         .route("/v1/supply", web::get().to(supply))
-        .route("/v1/audit", web::post().to(run_audit))
+        .route("/v1/audit", web::post().to(start_audit))
+        .route("/v1/audits/{id}", web::get().to(get_audit))
         .route("/v1/blocks/latest", web::get().to(latest_block))
         .route("/v1/blocks/{height}", web::get().to(get_block));
 }
@@ -127,6 +128,8 @@ impl From<LedgerError> for ApiError {
             LedgerError::WriterGone | LedgerError::CommitFailed(_) => {
                 ApiError::unavailable(message)
             }
+            LedgerError::Genesis(_) => ApiError::internal(message),
+            LedgerError::AuditRunning(_) => ApiError::conflict("audit_running", message),
             LedgerError::Store(e) => e.into(),
         }
     }
@@ -266,22 +269,16 @@ async fn ledger_info(
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(body).await?;
     authenticate(&state, &req, &body, ANYONE).await?;
+    let governance = state.governance();
+    let ledger = state.get_ref().clone();
+    let genesis = blocking(move || Ok(ledger.store().block(0)?)).await?;
     Ok(HttpResponse::Ok().json(json!({
         "ledger_key": hex::encode(state.public_key().as_bytes()),
-        "threshold": state.threshold(),
+        "threshold": governance.threshold,
+        "supply_ceiling": governance.supply_ceiling,
+        "governance_sequence": governance.entries,
+        "genesis_hash": genesis.map(|b| hex::encode(b.sealed.hash)),
     })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AdmitRequest {
-    id: String,
-    name: String,
-    role: String,
-    /// The participant's key (signs requests; a bank's notes are owned by it).
-    key: PublicKey,
-    /// A bank's view key.
-    view_key: Option<PublicKey>,
 }
 
 #[derive(Serialize)]
@@ -327,50 +324,23 @@ fn check_participant_id(id: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn admit(
+/// A governance entry (genesis excepted): admit, suspend, reinstate or re-key a
+/// participant, or set the threshold, with the approving officers' signatures
+/// over its digest. Checked against the governance in force and journaled.
+async fn governance(
     state: State,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(body).await?;
     authenticate(&state, &req, &body, OFFICERS).await?;
-    let admit: AdmitRequest = parse_json(&body)?;
-    check_participant_id(&admit.id)?;
-    if admit.name.is_empty() || admit.name.len() > 200 {
-        return Err(ApiError::bad_request(
-            "bad_name",
-            "names are 1 to 200 bytes",
-        ));
-    }
-    let role = match admit.role.as_str() {
-        "bank" => Role::Bank,
-        "officer" => Role::Officer,
-        _ => {
-            return Err(ApiError::bad_request(
-                "bad_role",
-                "role is `bank` or `officer`",
-            ))
-        }
-    };
-    if role == Role::Bank && admit.view_key.is_none() {
-        return Err(ApiError::bad_request(
-            "missing_view_key",
-            "a bank needs a view key",
-        ));
-    }
+    let entry: Governance = parse_json(&body)?;
     let ledger = state.get_ref().clone();
-    let participant = blocking(move || {
-        Ok(ledger.store().admit_participant(&NewParticipant {
-            id: admit.id,
-            name: admit.name,
-            role,
-            spend_public_key: admit.key.to_bytes(),
-            view_public_key: admit.view_key.map(|k| k.to_bytes()),
-            created_at_unix_ms: now_ms(),
-        })?)
-    })
-    .await?;
-    Ok(HttpResponse::Created().json(ParticipantView::from(participant)))
+    let receipt = blocking(move || Ok(ledger.submit_governance(entry)?)).await?;
+    Ok(HttpResponse::Created().json(json!({
+        "tx_id": receipt.tx_id,
+        "receipt": receipt,
+    })))
 }
 
 async fn list_participants(
@@ -384,36 +354,6 @@ async fn list_participants(
     let all = blocking(move || Ok(ledger.store().participants()?)).await?;
     let views: Vec<ParticipantView> = all.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(json!({ "participants": views })))
-}
-
-async fn suspend(
-    state: State,
-    req: HttpRequest,
-    body: web::Payload,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let body = read_body(body).await?;
-    let caller = authenticate(&state, &req, &body, OFFICERS).await?;
-    no_body(&body)?;
-    let id = id.into_inner();
-    check_participant_id(&id)?;
-    if id == caller.participant.id {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "self_suspension",
-            "an officer cannot suspend itself",
-        ));
-    }
-    let ledger = state.get_ref().clone();
-    let participant = blocking(move || {
-        let store = ledger.store();
-        store.set_participant_status(&id, ParticipantStatus::Suspended)?;
-        store
-            .participant(&id)?
-            .ok_or_else(|| ApiError::not_found("unknown_participant", "unknown participant"))
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(ParticipantView::from(participant)))
 }
 
 #[derive(Deserialize)]
@@ -666,6 +606,28 @@ async fn events(
     }
 }
 
+fn audit_run_view(run: &AuditRun) -> serde_json::Value {
+    let finished = run.state != AuditState::Running;
+    json!({
+        "id": run.id,
+        "state": run.state.as_str(),
+        "trigger": run.trigger.as_str(),
+        "started_ms": run.started_unix_ms,
+        "finished_ms": run.finished_unix_ms,
+        "height": run.outcome.height,
+        "block_hash": run.outcome.block_hash.map(hex::encode),
+        "blocks": finished.then_some(run.outcome.blocks),
+        "transactions": finished.then_some(run.outcome.transactions),
+        "unspent_notes": finished.then_some(run.outcome.unspent_notes),
+        "issued": (run.state == AuditState::Passed).then(|| run.outcome.issued.to_string()),
+        "redeemed": (run.state == AuditState::Passed).then(|| run.outcome.redeemed.to_string()),
+        "outstanding": (run.state == AuditState::Passed).then_some(run.outcome.outstanding),
+        "problem": run.outcome.problem,
+    })
+}
+
+/// The supply as the last passed audit proved it, and, labelled as not yet
+/// audited, the outstanding amount the ledger has committed since.
 async fn supply(
     state: State,
     req: HttpRequest,
@@ -674,29 +636,43 @@ async fn supply(
     let body = read_body(body).await?;
     authenticate(&state, &req, &body, ANYONE).await?;
     let ledger = state.get_ref().clone();
-    let (snapshot, last) = blocking(move || {
+    let (passed, last, head) = blocking(move || {
         let store = ledger.store();
-        let totals = store.supply_snapshot(|s| {
-            let issued: u64 = s
-                .issuances()?
-                .iter()
-                .try_fold(0u64, |t, i| t.checked_add(i.amount))
-                .unwrap_or(u64::MAX);
-            Ok((issued, s.total_redeemed()?))
-        })?;
-        Ok((totals, store.recent_audits(1)?.into_iter().next()))
+        Ok((
+            store.latest_audit_run(true)?,
+            store.latest_audit_run(false)?,
+            store.chain_head()?,
+        ))
     })
     .await?;
-    let (issued, redeemed) = snapshot;
+    let audited = passed.as_ref().map(|run| {
+        json!({
+            "audit_id": run.id,
+            "height": run.outcome.height,
+            "block_hash": run.outcome.block_hash.map(hex::encode),
+            "audited_at_ms": run.finished_unix_ms,
+            "issued": run.outcome.issued.to_string(),
+            "redeemed": run.outcome.redeemed.to_string(),
+            "outstanding": run.outcome.outstanding,
+            "unspent_notes": run.outcome.unspent_notes,
+        })
+    });
     Ok(HttpResponse::Ok().json(json!({
-        "issued": issued,
-        "redeemed": redeemed,
-        "outstanding": issued.saturating_sub(redeemed),
-        "last_audit": last.map(|a| json!({"time_ms": a.time_unix_ms, "ok": a.ok, "outstanding": a.outstanding, "height": a.height})),
+        "audited": audited,
+        "unaudited": {
+            "height": head.next_height.checked_sub(1),
+            "outstanding": head.outstanding,
+            "note": "what the ledger has committed, not yet proven by an audit",
+        },
+        "supply_ceiling": head.supply_ceiling,
+        "last_audit": last.as_ref().map(audit_run_view),
+        "running_audit": state.running_audit(),
     })))
 }
 
-async fn run_audit(
+/// Starts a full audit (journal replay, re-verification of every transaction,
+/// every table compared) in the background: `202` with its status resource.
+async fn start_audit(
     state: State,
     req: HttpRequest,
     body: web::Payload,
@@ -705,44 +681,35 @@ async fn run_audit(
     authenticate(&state, &req, &body, OFFICERS).await?;
     no_body(&body)?;
     let ledger = state.get_ref().clone();
-    let running = ledger.try_start_audit().ok_or_else(|| {
-        ApiError::conflict(
-            "audit_running",
-            "an audit is already running; its result will be in GET /v1/supply",
-        )
-    })?;
-    let result = blocking(move || {
-        let _running = running;
-        let store = ledger.store();
-        let result = crate::audit::audit_store(store, ledger.public_key());
-        let height = store.latest_block()?.map(|b| b.height);
-        let (ok, outstanding) = match &result {
-            Ok(report) => (true, report.outstanding.minor_units()),
-            Err(_) => (false, 0),
-        };
-        store.record_audit(&AuditRecord {
-            time_unix_ms: now_ms(),
-            height,
-            ok,
-            outstanding,
-        })?;
-        if let Ok(report) = &result {
-            ledger
-                .metrics
-                .notes_unspent
-                .set(i64::try_from(report.unspent_notes).unwrap_or(i64::MAX));
-            ledger
-                .metrics
-                .supply_outstanding
-                .set(i64::try_from(report.outstanding.minor_units()).unwrap_or(i64::MAX));
-        }
-        Ok(result.map_err(|e| e.to_string()))
+    let run = blocking(move || {
+        let id = ledger.start_audit(AuditTrigger::Request)?;
+        ledger
+            .store()
+            .audit_run(id)?
+            .ok_or_else(|| ApiError::internal("the audit run just started is not recorded"))
     })
     .await?;
-    Ok(match result {
-        Ok(report) => HttpResponse::Ok().json(json!({"ok": true, "report": report})),
-        Err(problem) => HttpResponse::Ok().json(json!({"ok": false, "problem": problem})),
-    })
+    Ok(HttpResponse::Accepted()
+        .insert_header((header::LOCATION, format!("/v1/audits/{}", run.id)))
+        .json(audit_run_view(&run)))
+}
+
+async fn get_audit(
+    state: State,
+    req: HttpRequest,
+    body: web::Payload,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(body).await?;
+    authenticate(&state, &req, &body, ANYONE).await?;
+    let id: u64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request("bad_audit_id", "an audit id is a positive integer"))?;
+    let ledger = state.get_ref().clone();
+    let run = blocking(move || Ok(ledger.store().audit_run(id)?)).await?;
+    let run =
+        run.ok_or_else(|| ApiError::not_found("unknown_audit", "no audit run has this id"))?;
+    Ok(HttpResponse::Ok().json(audit_run_view(&run)))
 }
 
 fn block_view(block: &crate::store::StoredBlock) -> Result<serde_json::Value, ApiError> {

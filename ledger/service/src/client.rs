@@ -2,6 +2,7 @@
 
 use crate::auth::sign_request;
 use crate::ledger::now_ms;
+use ledger_core::governance::{Action, Governance, Member, Role};
 use ledger_core::{Amount, PublicKey, Receipt, SecretKey, Signature, Transaction};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -141,26 +142,58 @@ impl LedgerClient {
         PublicKey::from_bytes(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
     }
 
+    /// How many governance entries the journal holds: the `sequence` the next
+    /// entry must carry.
+    pub async fn governance_sequence(&self) -> Result<u64, ClientError> {
+        let info = self.request(Method::GET, "/v1/ledger", None).await?;
+        info["governance_sequence"]
+            .as_u64()
+            .ok_or_else(|| ClientError::Decode("governance_sequence".into()))
+    }
+
+    /// Journals a governance action approved by this client's key and by
+    /// `cosigners` (other officers' keys, for actions that need the threshold).
+    pub async fn govern(
+        &self,
+        action: Action,
+        cosigners: &[SecretKey],
+    ) -> Result<Value, ClientError> {
+        let mut entry = Governance::new(self.governance_sequence().await?, action);
+        entry.approve(&self.key, &mut rand::rngs::OsRng);
+        for cosigner in cosigners {
+            if cosigner.public_key() != self.key.public_key() {
+                entry.approve(cosigner, &mut rand::rngs::OsRng);
+            }
+        }
+        let body = serde_json::to_value(&entry).expect("entries serialise");
+        self.request(Method::POST, "/v1/governance", Some(&body))
+            .await
+    }
+
+    /// Admits a participant (a bank needs one officer's approval, an officer
+    /// the threshold's: pass the other officers' keys as `cosigners`).
     pub async fn admit(
         &self,
         id: &str,
         name: &str,
-        role: &str,
+        role: Role,
         key: &PublicKey,
         view_key: Option<&PublicKey>,
+        cosigners: &[SecretKey],
     ) -> Result<Value, ClientError> {
-        let body = json!({"id": id, "name": name, "role": role, "key": key, "view_key": view_key});
-        self.request(Method::POST, "/v1/participants", Some(&body))
-            .await
+        let member = Member {
+            role,
+            id: id.to_string(),
+            name: name.to_string(),
+            key: *key,
+            view_key: view_key.copied(),
+        };
+        self.govern(Action::Admit { member }, cosigners).await
     }
 
-    pub async fn suspend(&self, id: &str) -> Result<Value, ClientError> {
-        self.request(
-            Method::POST,
-            &format!("/v1/participants/{id}/suspend"),
-            None,
-        )
-        .await
+    pub async fn suspend(&self, id: &str, cosigners: &[SecretKey]) -> Result<Value, ClientError> {
+        self.govern(Action::Suspend { id: id.to_string() }, cosigners)
+            .await
     }
 
     pub async fn propose(&self, bank_id: &str, amount: Amount) -> Result<Value, ClientError> {
@@ -174,11 +207,27 @@ impl LedgerClient {
             .await
     }
 
-    /// Fetches the proposal, checks the issue it would execute pays `expect` (if
-    /// given) and that the digest is the issue's, then signs and approves.
+    /// Fetches the proposal, checks that the issue it would execute is the one
+    /// the proposal describes (its reference derives from the proposal id, one
+    /// output of the proposal's amount), then signs its digest and approves. So
+    /// an officer never signs an issue the ledger made up.
     pub async fn approve(&self, id: &str) -> Result<Value, ClientError> {
         let proposal = self.proposal(id).await?;
         let issue: ledger_core::Issue = Self::decode(proposal["issue"].clone())?;
+        let mut proposal_id = [0u8; 16];
+        hex::decode_to_slice(id, &mut proposal_id)
+            .map_err(|_| ClientError::Decode("proposal id".into()))?;
+        let reference = crate::ledger::issuance_reference(&crate::store::ProposalId(proposal_id));
+        let amount = proposal["amount"].as_u64();
+        let matches = issue.reference.to_bytes() == reference
+            && issue.outputs.len() == 1
+            && Some(issue.outputs[0].value.minor_units()) == amount;
+        if !matches {
+            return Err(ClientError::Decode(format!(
+                "the issue served for proposal {id} is not the proposal's (reference or amount \
+                 differ): refusing to sign it"
+            )));
+        }
         let signature: Signature = self.key.sign(
             ledger_core::Purpose::Officer,
             &issue.digest(),
@@ -232,7 +281,34 @@ impl LedgerClient {
         self.request(Method::GET, "/v1/supply", None).await
     }
 
+    /// Starts a full audit and waits for it to finish (polling its status);
+    /// returns the finished run (`state` is `passed` or `failed`). If one is
+    /// running already, waits for that one.
     pub async fn audit(&self) -> Result<Value, ClientError> {
-        self.request(Method::POST, "/v1/audit", None).await
+        let run = match self.request(Method::POST, "/v1/audit", None).await {
+            Ok(run) => run,
+            Err(e) if e.code() == Some("audit_running") => {
+                let supply = self.supply().await?;
+                let Some(id) = supply["running_audit"].as_u64() else {
+                    return Err(e);
+                };
+                json!({"id": id, "state": "running"})
+            }
+            Err(e) => return Err(e),
+        };
+        let id = run["id"]
+            .as_u64()
+            .ok_or_else(|| ClientError::Decode("audit id".into()))?;
+        let mut wait = std::time::Duration::from_millis(20);
+        loop {
+            let run = self
+                .request(Method::GET, &format!("/v1/audits/{id}"), None)
+                .await?;
+            if run["state"] != "running" {
+                return Ok(run);
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(std::time::Duration::from_secs(1));
+        }
     }
 }

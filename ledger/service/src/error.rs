@@ -107,7 +107,10 @@ impl From<AuthError> for ApiError {
 impl From<Rejection> for ApiError {
     fn from(r: Rejection) -> ApiError {
         let status = match r {
-            Rejection::SpentInput { .. } => StatusCode::CONFLICT,
+            Rejection::SpentInput { .. }
+            | Rejection::ParticipantExists
+            | Rejection::GovernanceSequence => StatusCode::CONFLICT,
+            Rejection::UnknownParticipant => StatusCode::NOT_FOUND,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError::new(status, r.code(), r.to_string())

@@ -17,9 +17,11 @@
 use crate::gate::RequestGate;
 use crate::metrics::Metrics;
 use crate::store::{
-    self, ApplyOutcome, BlockDraft, NewNote, NewProposal, NewTransaction, ParticipantStatus,
-    Proposal, ProposalId, ProposalState, Role, SealedBlock, Store, StoreError, TxLocation,
+    self, ApplyOutcome, AuditOutcome, AuditState, AuditTrigger, BlockDraft, GovernanceChange,
+    NewMember, NewNote, NewProposal, NewTransaction, ParticipantStatus, Proposal, ProposalId,
+    ProposalState, Role, SealedBlock, Store, StoreError, TxLocation,
 };
+use ledger_core::governance::{Action, Governance, GovernanceState, Member};
 use ledger_core::journal::{merkle_path, merkle_root, BlockHeader};
 use ledger_core::tx::{IssueOutput, IssueReference, OfficerSignature, PublicBlinding};
 use ledger_core::{
@@ -30,6 +32,7 @@ use sha2::{Digest, Sha256, Sha512};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{oneshot, watch};
 
@@ -73,6 +76,10 @@ pub enum LedgerError {
     BadApproval,
     #[error("{0} is not an active {1}")]
     NotActive(String, &'static str),
+    #[error("{0}")]
+    Genesis(String),
+    #[error("audit {0} is running; one runs at a time")]
+    AuditRunning(u64),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -92,25 +99,45 @@ struct VerifyJob {
     reply: Reply,
 }
 
+/// The default supply ceiling a genesis fixes: 10^15 minor units.
+pub const SUPPLY_CEILING_DEFAULT: u64 = 1_000_000_000_000_000;
+/// A full audit runs in the background after this many new blocks (0: never).
+pub const AUDIT_EVERY_BLOCKS_DEFAULT: u64 = 10_000;
+
+/// What a new ledger's genesis entry names (ignored once the journal has one:
+/// the journal's governance is then in force).
+#[derive(Clone, Debug)]
+pub struct GenesisConfig {
+    /// The first officers: (id, name, key).
+    pub officers: Vec<(String, String, PublicKey)>,
+    /// Officer approvals an issuance (or an officer change) needs.
+    pub threshold: usize,
+    /// Most money that may ever be outstanding.
+    pub supply_ceiling: Amount,
+}
+
 pub struct LedgerConfig {
     pub database_url: String,
     pub block_key: SecretKey,
-    pub threshold: usize,
+    pub genesis: GenesisConfig,
     pub batch_max: usize,
     pub queue_depth_max: usize,
     /// Verifier threads (default: one per core).
     pub verifiers: usize,
+    /// Run a full audit in the background after this many new blocks (0: never).
+    pub audit_every_blocks: u64,
 }
 
 impl LedgerConfig {
-    pub fn new(database_url: String, block_key: SecretKey, threshold: usize) -> LedgerConfig {
+    pub fn new(database_url: String, block_key: SecretKey, genesis: GenesisConfig) -> LedgerConfig {
         LedgerConfig {
             database_url,
             block_key,
-            threshold,
+            genesis,
             batch_max: BATCH_MAX_DEFAULT,
             queue_depth_max: QUEUE_DEPTH_MAX_DEFAULT,
             verifiers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            audit_every_blocks: AUDIT_EVERY_BLOCKS_DEFAULT,
         }
     }
 }
@@ -118,28 +145,25 @@ impl LedgerConfig {
 pub struct Ledger {
     store: Store,
     block_key: PublicKey,
-    threshold: usize,
+    /// The governance in force, as the journal's entries left it. Held while
+    /// an issue or a governance entry is verified and committed, so that each
+    /// is checked against exactly the state in force where it lands.
+    governance: Mutex<GovernanceState>,
     queue: SyncSender<Job>,
     verify_queue: crossbeam_channel::Sender<VerifyJob>,
     pub metrics: Metrics,
     head: watch::Receiver<u64>,
     gate: RequestGate,
-    /// Set while a full audit runs: one at a time.
-    auditing: Arc<AtomicBool>,
-}
-
-/// Held while a full audit runs; the next may start once it is dropped.
-pub struct AuditGuard(Arc<AtomicBool>);
-
-impl Drop for AuditGuard {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
-    }
+    /// The id of the full audit running, if one is: one at a time.
+    auditing: Arc<Mutex<Option<u64>>>,
+    audit_every_blocks: u64,
 }
 
 impl Ledger {
-    /// Opens the store (running migrations) and starts the writer thread.
-    pub fn open(config: LedgerConfig, metrics: Metrics) -> Result<Arc<Ledger>, StoreError> {
+    /// Opens the store (running migrations), starts the writer and verifier
+    /// threads, and founds the journal with a genesis entry if it is empty;
+    /// otherwise replays the journal's governance entries to know who may act.
+    pub fn open(config: LedgerConfig, metrics: Metrics) -> Result<Arc<Ledger>, LedgerError> {
         let store = Store::open(&config.database_url)?;
         if store.autovacuum()? == Some(false) {
             tracing::warn!(
@@ -148,9 +172,17 @@ impl Ledger {
                  regularly or turn autovacuum on"
             );
         }
+        let abandoned = store.abandon_running_audits(now_ms())?;
+        if abandoned > 0 {
+            tracing::warn!(
+                abandoned,
+                "audit runs left running by a previous start are marked abandoned"
+            );
+        }
         let store_for_gate = store.clone();
         let (queue, jobs) = sync_channel(config.queue_depth_max);
-        let (head_tx, head) = watch::channel(0u64);
+        let head_now = store.chain_head()?.next_height;
+        let (head_tx, head) = watch::channel(head_now);
         let writer_busy = Arc::new(AtomicBool::new(false));
         let writer = Writer {
             busy: writer_busy.clone(),
@@ -180,17 +212,56 @@ impl Ledger {
                 .spawn(move || verifier.run())
                 .expect("spawning a verifier thread");
         }
-        Ok(Arc::new(Ledger {
+        let block_key = config.block_key.public_key();
+        let governance = match load_governance(&store, &block_key)? {
+            Some(state) => {
+                check_configured_officers(&state, &config.genesis)?;
+                state
+            }
+            None => {
+                let entry = genesis_entry(&block_key, &config.genesis);
+                let state = GovernanceState::genesis(&entry, &block_key)
+                    .map_err(|r| LedgerError::Genesis(format!("the genesis is invalid: {r}")))?;
+                let tx = Transaction::Governance(entry);
+                let id = tx.id();
+                // On a thread of its own: waiting for the writer's answer must
+                // not block an async runtime the caller may be running on.
+                let new = new_transaction(&tx, id, None);
+                std::thread::scope(|scope| {
+                    scope
+                        .spawn(|| commit_to(&queue, &metrics, new))
+                        .join()
+                        .expect("committing the genesis does not panic")
+                })?;
+                tracing::info!(
+                    officers = state.active_officers(),
+                    threshold = state.threshold,
+                    supply_ceiling = state.supply_ceiling.minor_units(),
+                    "founded the journal with its genesis entry"
+                );
+                state
+            }
+        };
+        let ledger = Arc::new(Ledger {
             store,
-            block_key: config.block_key.public_key(),
-            threshold: config.threshold.max(1),
+            block_key,
+            governance: Mutex::new(governance),
             queue,
             verify_queue,
             metrics,
             head,
             gate: RequestGate::start(store_for_gate, config.queue_depth_max),
-            auditing: Arc::new(AtomicBool::new(false)),
-        }))
+            auditing: Arc::new(Mutex::new(None)),
+            audit_every_blocks: config.audit_every_blocks,
+        });
+        if ledger.audit_every_blocks > 0 {
+            let scheduled = Arc::downgrade(&ledger);
+            std::thread::Builder::new()
+                .name("ledger-audit-schedule".into())
+                .spawn(move || audit_schedule(scheduled))
+                .expect("spawning the audit schedule");
+        }
+        Ok(ledger)
     }
 
     pub fn store(&self) -> &Store {
@@ -206,18 +277,101 @@ impl Ledger {
         self.block_key
     }
 
-    pub fn threshold(&self) -> usize {
-        self.threshold
+    /// The governance in force now (a copy).
+    pub fn governance(&self) -> GovernanceState {
+        self.governance_lock().clone()
     }
 
-    /// The right to run a full audit, unless one is running: a full audit
-    /// replays the whole journal and uses every core for as long as that
-    /// takes, so a second one at the same time would only double the load.
-    pub fn try_start_audit(&self) -> Option<AuditGuard> {
-        self.auditing
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .ok()
-            .map(|_| AuditGuard(self.auditing.clone()))
+    fn governance_lock(&self) -> std::sync::MutexGuard<'_, GovernanceState> {
+        // A panic while holding it leaves the state as before the entry.
+        self.governance.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn threshold(&self) -> usize {
+        self.governance_lock().threshold
+    }
+
+    /// Verifies a governance entry against the governance in force and
+    /// commits it; returns its receipt. Entries are checked and committed one
+    /// at a time, so each is judged by the state it lands on.
+    pub fn submit_governance(&self, entry: Governance) -> Result<Receipt, LedgerError> {
+        let mut state = self.governance_lock();
+        state.check(&entry).map_err(LedgerError::Rejected)?;
+        let tx = Transaction::Governance(entry);
+        let id = tx.id();
+        let receipt = self.commit(new_transaction(&tx, id, None))?;
+        if let Transaction::Governance(entry) = &tx {
+            state.apply(entry);
+            tracing::info!(
+                action = entry.action.name(),
+                sequence = entry.sequence,
+                tx = %id,
+                height = receipt.block.height,
+                "governance entry committed"
+            );
+        }
+        Ok(receipt)
+    }
+
+    /// Starts a full audit in the background and returns its run id; refused
+    /// with [`LedgerError::AuditRunning`] while one runs (a full audit uses
+    /// every core for as long as it takes; a second would only double the load).
+    pub fn start_audit(self: &Arc<Self>, trigger: AuditTrigger) -> Result<u64, LedgerError> {
+        let mut running = self.auditing.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(id) = *running {
+            return Err(LedgerError::AuditRunning(id));
+        }
+        let id = self.store.start_audit_run(trigger, now_ms())?;
+        *running = Some(id);
+        drop(running);
+        let ledger = self.clone();
+        std::thread::Builder::new()
+            .name("ledger-audit".into())
+            .spawn(move || ledger.run_audit(id))
+            .expect("spawning the audit thread");
+        Ok(id)
+    }
+
+    /// The id of the audit running, if one is.
+    pub fn running_audit(&self) -> Option<u64> {
+        *self.auditing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn run_audit(&self, id: u64) {
+        let started = Instant::now();
+        let result = crate::audit::audit_store(&self.store, self.block_key, &Default::default());
+        let (state, outcome) = match &result {
+            Ok(report) => (AuditState::Passed, report.outcome()),
+            Err(failure) => (
+                AuditState::Failed,
+                AuditOutcome {
+                    problem: Some(failure.to_string()),
+                    ..AuditOutcome::default()
+                },
+            ),
+        };
+        if let Ok(report) = &result {
+            self.metrics
+                .notes_unspent
+                .set(i64::try_from(report.unspent_notes).unwrap_or(i64::MAX));
+            self.metrics
+                .supply_outstanding
+                .set(i64::try_from(report.outstanding.minor_units()).unwrap_or(i64::MAX));
+        }
+        match &result {
+            Ok(report) => tracing::info!(
+                audit = id,
+                blocks = report.blocks,
+                transactions = report.transactions,
+                seconds = started.elapsed().as_secs_f64(),
+                "audit passed"
+            ),
+            Err(failure) => tracing::error!(audit = id, problem = %failure, "audit failed"),
+        }
+        if let Err(e) = self.store.finish_audit_run(id, state, now_ms(), &outcome) {
+            tracing::error!(audit = id, error = %e, "could not record the audit's outcome");
+        }
+        *self.auditing.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// A receiver that changes whenever a block commits (for long polling).
@@ -261,19 +415,7 @@ impl Ledger {
 
     /// Sends an already verified transaction to the writer and waits for its receipt.
     fn commit(&self, new: NewTransaction) -> Result<Receipt, LedgerError> {
-        let (reply, answer) = oneshot::channel();
-        match self.queue.try_send(Job { tx: new, reply }) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                self.metrics.rejected("busy");
-                return Err(LedgerError::Busy);
-            }
-            Err(TrySendError::Disconnected(_)) => return Err(LedgerError::WriterGone),
-        }
-        self.metrics.queue_depth_add(1);
-        answer
-            .blocking_recv()
-            .map_err(|_| LedgerError::WriterGone)?
+        commit_to(&self.queue, &self.metrics, new)
     }
 
     /// The receipt of a committed transaction.
@@ -312,6 +454,18 @@ impl Ledger {
         bank_id: &str,
         amount: u64,
     ) -> Result<Proposal, LedgerError> {
+        // Refused before any officer signs: an issue that the ceiling would
+        // stop at execution is not worth proposing (it is checked again there,
+        // under the chain lock, against the supply as it is then).
+        let head = self.store.chain_head()?;
+        let ceiling = self.governance_lock().supply_ceiling.minor_units();
+        if head
+            .outstanding
+            .checked_add(amount)
+            .is_none_or(|total| total > ceiling)
+        {
+            return Err(LedgerError::Rejected(Rejection::SupplyCeiling));
+        }
         let mut id = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
         let id = ProposalId(id);
@@ -364,7 +518,10 @@ impl Ledger {
         proposal: &Proposal,
         mut issue: Issue,
     ) -> Result<Option<Receipt>, LedgerError> {
-        let policy = self.issuance_policy()?;
+        // Held until the issue is committed: no governance entry can change
+        // the officer set between this check and the issue's block.
+        let governance = self.governance_lock();
+        let policy = governance.issuance_policy();
         let mut signatures = Vec::new();
         for approval in self.store.approvals(&proposal.id)? {
             let Some(officer) = self.store.participant(&approval.officer_id)? else {
@@ -395,30 +552,242 @@ impl Ledger {
         let tx = Transaction::Issue(issue);
         verify(&tx, &[], &policy).map_err(LedgerError::Rejected)?;
         let id = tx.id();
-        match self.commit(new_transaction(&tx, id, Some(proposal.id))) {
+        let committed = self.commit(new_transaction(&tx, id, Some(proposal.id)));
+        drop(governance);
+        match committed {
             Ok(receipt) => Ok(Some(receipt)),
+            Err(LedgerError::Rejected(Rejection::SupplyCeiling)) => {
+                Err(LedgerError::Rejected(Rejection::SupplyCeiling))
+            }
             // Another approval executed it concurrently: not an error for this approver.
             Err(LedgerError::Rejected(_)) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// The active officers and the threshold.
-    pub fn issuance_policy(&self) -> Result<IssuancePolicy, StoreError> {
-        let officers = self
-            .store
-            .participants()?
-            .into_iter()
-            .filter(|p| p.role == Role::Officer && p.status == ParticipantStatus::Active)
-            .map(|p| {
-                PublicKey::from_bytes(&p.spend_public_key)
-                    .map_err(|_| StoreError::Corrupt("officer key"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(IssuancePolicy {
-            officers,
-            threshold: self.threshold,
+    /// The active officers and the threshold, as the journal's governance has them.
+    pub fn issuance_policy(&self) -> IssuancePolicy {
+        self.governance_lock().issuance_policy()
+    }
+}
+
+/// Sends an already verified transaction to the writer and waits for its receipt.
+fn commit_to(
+    queue: &SyncSender<Job>,
+    metrics: &Metrics,
+    new: NewTransaction,
+) -> Result<Receipt, LedgerError> {
+    let (reply, answer) = oneshot::channel();
+    match queue.try_send(Job { tx: new, reply }) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => {
+            metrics.rejected("busy");
+            return Err(LedgerError::Busy);
+        }
+        Err(TrySendError::Disconnected(_)) => return Err(LedgerError::WriterGone),
+    }
+    metrics.queue_depth_add(1);
+    answer
+        .blocking_recv()
+        .map_err(|_| LedgerError::WriterGone)?
+}
+
+/// The governance the journal's entries leave, replayed from the store;
+/// `None` for an empty journal.
+fn load_governance(
+    store: &Store,
+    block_key: &PublicKey,
+) -> Result<Option<GovernanceState>, LedgerError> {
+    let Some(first) = store.block(0)? else {
+        return Ok(None);
+    };
+    let genesis_ids = store.block_transaction_ids(0)?;
+    let entries = store.governance_encodings()?;
+    let decoded = entries
+        .iter()
+        .map(|bytes| match Transaction::decode(bytes) {
+            Ok(Transaction::Governance(entry)) => Ok(entry),
+            _ => Err(StoreError::Corrupt(
+                "a stored governance entry does not decode",
+            )),
         })
+        .collect::<Result<Vec<_>, _>>()?;
+    let no_genesis = || {
+        LedgerError::Genesis(
+            "this database's journal has no genesis entry: it was created before governance \
+             was journaled, and cannot be audited; start a new ledger on an empty database"
+                .into(),
+        )
+    };
+    let Some(genesis) = decoded.first() else {
+        return Err(no_genesis());
+    };
+    if genesis_ids.len() != 1
+        || entries.first().map(|e| TxId::of_bytes(e).0) != Some(genesis_ids[0])
+    {
+        return Err(no_genesis());
+    }
+    let header = BlockHeader::from_bytes(&first.sealed.header)
+        .map_err(|_| StoreError::Corrupt("block header"))?;
+    let signed_by_this_key = crate::audit::signature_from(&first.sealed.signature)
+        .is_some_and(|signature| header.verify_signature(block_key, &signature).is_ok());
+    let mut state = match GovernanceState::genesis(genesis, block_key) {
+        Ok(state) if signed_by_this_key => state,
+        _ => {
+            return Err(LedgerError::Genesis(format!(
+                "the block key {} did not found this ledger: its journal was signed by another \
+                 key. Start the ledger with the key file that signed its blocks (a mistyped \
+                 --block-key path creates a new key)",
+                hex::encode(block_key.as_bytes())
+            )))
+        }
+    };
+    for entry in &decoded[1..] {
+        // The journal's entries were checked when committed; replaying them
+        // checks them again, so a tampered entry stops the start.
+        state.check(entry).map_err(|r| {
+            LedgerError::Genesis(format!(
+                "governance entry {} of the journal does not verify: {r}",
+                entry.sequence
+            ))
+        })?;
+        state.apply(entry);
+    }
+    Ok(Some(state))
+}
+
+/// Officers named in the configuration must be what the journal says they
+/// are: the configuration only founds a journal, it never changes one.
+fn check_configured_officers(
+    state: &GovernanceState,
+    genesis: &GenesisConfig,
+) -> Result<(), LedgerError> {
+    for (id, _, key) in &genesis.officers {
+        match state.participants.get(id) {
+            Some(p) if p.role == ledger_core::governance::Role::Officer && p.key == *key => {}
+            Some(_) => {
+                return Err(LedgerError::Genesis(format!(
+                    "officer {id} is configured with another key (or role) than the journal's; \
+                     the journal is in force: re-key officers with a governance entry"
+                )))
+            }
+            None => {
+                return Err(LedgerError::Genesis(format!(
+                    "officer {id} is configured but not in the journal: after genesis, officers \
+                     are admitted by a governance entry approved by the threshold of officers"
+                )))
+            }
+        }
+    }
+    if genesis.threshold != state.threshold {
+        tracing::warn!(
+            configured = genesis.threshold,
+            journal = state.threshold,
+            "the journal's threshold is in force; the configured one only founds a new ledger"
+        );
+    }
+    Ok(())
+}
+
+/// The genesis entry a configuration founds.
+fn genesis_entry(block_key: &PublicKey, genesis: &GenesisConfig) -> Governance {
+    Governance::new(
+        0,
+        Action::Genesis {
+            ledger_key: *block_key,
+            threshold: u8::try_from(genesis.threshold).unwrap_or(u8::MAX),
+            supply_ceiling: genesis.supply_ceiling,
+            members: genesis
+                .officers
+                .iter()
+                .map(|(id, name, key)| Member {
+                    role: ledger_core::governance::Role::Officer,
+                    id: id.clone(),
+                    name: name.clone(),
+                    key: *key,
+                    view_key: None,
+                })
+                .collect(),
+        },
+    )
+}
+
+fn store_member(member: &Member) -> NewMember {
+    NewMember {
+        id: member.id.clone(),
+        name: member.name.clone(),
+        role: match member.role {
+            ledger_core::governance::Role::Officer => Role::Officer,
+            ledger_core::governance::Role::Bank => Role::Bank,
+        },
+        spend_public_key: member.key.to_bytes(),
+        view_public_key: member.view_key.map(|k| k.to_bytes()),
+    }
+}
+
+/// The rows a governance entry changes. Panics for another kind (a caller bug).
+fn store_change(tx: &Transaction) -> GovernanceChange {
+    let Transaction::Governance(entry) = tx else {
+        panic!("store_change is for governance entries");
+    };
+    match &entry.action {
+        Action::Genesis {
+            threshold,
+            supply_ceiling,
+            members,
+            ..
+        } => GovernanceChange::Genesis {
+            threshold: u32::from(*threshold),
+            supply_ceiling: supply_ceiling.minor_units(),
+            officers: members.iter().map(store_member).collect(),
+        },
+        Action::Admit { member } => GovernanceChange::Admit(store_member(member)),
+        Action::Suspend { id } => GovernanceChange::SetStatus {
+            id: id.clone(),
+            status: ParticipantStatus::Suspended,
+        },
+        Action::Reinstate { id } => GovernanceChange::SetStatus {
+            id: id.clone(),
+            status: ParticipantStatus::Active,
+        },
+        Action::Rekey { id, key, view_key } => GovernanceChange::Rekey {
+            id: id.clone(),
+            spend_public_key: key.to_bytes(),
+            view_public_key: view_key.map(|k| k.to_bytes()),
+        },
+        Action::SetThreshold { threshold } => GovernanceChange::SetThreshold(u32::from(*threshold)),
+    }
+}
+
+/// Starts a full audit whenever the journal has grown by the configured
+/// number of blocks since the last one started, so `GET /v1/supply` stays
+/// fresh; ends with the ledger.
+fn audit_schedule(ledger: std::sync::Weak<Ledger>) {
+    let mut audited_at = match ledger.upgrade() {
+        Some(l) => l
+            .store
+            .latest_audit_run(true)
+            .ok()
+            .flatten()
+            .and_then(|run| run.outcome.height)
+            .map_or(0, |h| h + 1),
+        None => return,
+    };
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let Some(ledger) = ledger.upgrade() else {
+            return;
+        };
+        let blocks = *ledger.head.borrow();
+        if blocks >= audited_at + ledger.audit_every_blocks && ledger.running_audit().is_none() {
+            match ledger.start_audit(AuditTrigger::Schedule) {
+                Ok(id) => {
+                    tracing::info!(audit = id, blocks, "scheduled audit started");
+                    audited_at = blocks;
+                }
+                Err(e) => tracing::warn!(error = %e, "could not start the scheduled audit"),
+            }
+        }
     }
 }
 
@@ -429,14 +798,19 @@ fn no_issuers() -> IssuancePolicy {
     }
 }
 
-/// The issue of a proposal: one output to the bank, with reference and (public)
-/// blinding derived from the proposal id.
-pub fn issue_body(proposal: &ProposalId, bank: PublicKey, amount: Amount) -> Issue {
-    let reference: [u8; 32] = Sha256::new()
+/// The reference of the issue that executes a proposal.
+pub fn issuance_reference(proposal: &ProposalId) -> [u8; 32] {
+    Sha256::new()
         .chain_update(b"cbdc.issuance.reference.v1")
         .chain_update(proposal.0)
         .finalize()
-        .into();
+        .into()
+}
+
+/// The issue of a proposal: one output to the bank, with reference and (public)
+/// blinding derived from the proposal id.
+pub fn issue_body(proposal: &ProposalId, bank: PublicKey, amount: Amount) -> Issue {
+    let reference = issuance_reference(proposal);
     let wide: [u8; 64] = Sha512::new()
         .chain_update(b"cbdc.issuance.blinding.v1")
         .chain_update(proposal.0)
@@ -489,6 +863,7 @@ pub fn new_transaction(tx: &Transaction, id: TxId, proposal: Option<ProposalId>)
             None,
             Some(spend.burned.minor_units()),
         ),
+        Transaction::Governance(_) => (None, None, None),
     };
     NewTransaction {
         id: id.0,
@@ -496,6 +871,7 @@ pub fn new_transaction(tx: &Transaction, id: TxId, proposal: Option<ProposalId>)
             TxKind::Issue => store::TxKind::Issue,
             TxKind::Transfer => store::TxKind::Transfer,
             TxKind::Redeem => store::TxKind::Redeem,
+            TxKind::Governance => store::TxKind::Governance,
         },
         encoded: tx.encode(),
         inputs: tx.inputs().iter().map(|n| n.0).collect(),
@@ -504,6 +880,7 @@ pub fn new_transaction(tx: &Transaction, id: TxId, proposal: Option<ProposalId>)
         issued,
         burned,
         executes_proposal: proposal,
+        governance: matches!(tx, Transaction::Governance(_)).then(|| store_change(tx)),
     }
 }
 
@@ -516,6 +893,8 @@ fn store_rejection(inputs: &[[u8; 32]], r: &store::Rejection) -> Rejection {
         store::Rejection::UnknownInput(id) => Rejection::UnknownInput {
             index: index_of(id),
         },
+        store::Rejection::SupplyCeiling => Rejection::SupplyCeiling,
+        store::Rejection::GenesisMisplaced => Rejection::GenesisMisplaced,
         // Everything else means the store disagrees with a transaction `verify` accepted,
         // or a proposal that executed concurrently: report it as a conflict on input 0.
         _ => Rejection::SpentInput { index: 0 },

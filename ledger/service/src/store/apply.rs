@@ -44,10 +44,10 @@ use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
 
-use super::error::{is_write_conflict, StoreError};
-use super::governance::ProposalState;
+use super::error::{is_unique_violation, is_write_conflict, StoreError};
+use super::governance::{ParticipantStatus, ProposalState};
 use super::read::locate_transactions;
-use super::schema::{blocks, redemptions, transactions};
+use super::schema::{blocks, participants, redemptions, transactions};
 use super::schema::{chain_head, events, issuance_proposals, issuances, kernels, notes};
 use super::types::*;
 use super::{AnyConnection, Store};
@@ -138,9 +138,10 @@ where
 {
     let (next_height, tip_hash, next_event_seq) = lock_head(conn)?;
     let height = from_db_i64(next_height, "chain height")?;
+    let limits = read_limits(conn)?;
 
     let state = read_state(conn, batch)?;
-    let plan = plan(batch, state, height, next_event_seq)?;
+    let plan = plan(batch, state, height, next_event_seq, limits)?;
     if plan.accepted.is_empty() {
         return Ok(plan.outcomes);
     }
@@ -160,11 +161,120 @@ where
         transaction_ids: plan.accepted.iter().map(|&i| batch[i].id).collect(),
     });
     insert_block(conn, next_height, &prev_hash, &sealed, tx_count)?;
+    apply_governance(conn, batch, &plan, sealed.time_unix_ms)?;
     let next_height = next_height.checked_add(1).ok_or(StoreError::OutOfRange {
         field: "chain height",
     })?;
     advance_head(conn, next_height, &sealed.hash, plan.next_event_seq)?;
+    write_limits(conn, plan.limits)?;
     Ok(plan.outcomes)
+}
+
+/// What the journal's governance and issuance fix, kept in `chain_head`.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    threshold: i32,
+    supply_ceiling: i64,
+    outstanding: i64,
+}
+
+/// Reads the limits from the `chain_head` row [`lock_head`] locked.
+fn read_limits(conn: &mut AnyConnection) -> Result<Limits, StoreError> {
+    let (threshold, supply_ceiling, outstanding) = chain_head::table
+        .select((
+            chain_head::threshold,
+            chain_head::supply_ceiling,
+            chain_head::outstanding,
+        ))
+        .first::<(i32, i64, i64)>(conn)?;
+    Ok(Limits {
+        threshold,
+        supply_ceiling,
+        outstanding,
+    })
+}
+
+fn write_limits(conn: &mut AnyConnection, limits: Limits) -> Result<(), StoreError> {
+    diesel::update(chain_head::table)
+        .set((
+            chain_head::threshold.eq(limits.threshold),
+            chain_head::supply_ceiling.eq(limits.supply_ceiling),
+            chain_head::outstanding.eq(limits.outstanding),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Writes what the accepted governance entries change in `participants`;
+/// admissions are stamped with the block's time.
+fn apply_governance(
+    conn: &mut AnyConnection,
+    batch: &[NewTransaction],
+    plan: &Plan,
+    block_time_unix_ms: u64,
+) -> Result<(), StoreError> {
+    let admitted_at = to_db_i64(block_time_unix_ms, "block time")?;
+    for &position in &plan.accepted {
+        let Some(change) = &batch[position].governance else {
+            continue;
+        };
+        match change {
+            GovernanceChange::Genesis { officers, .. } => {
+                for officer in officers {
+                    insert_participant(conn, officer, admitted_at)?;
+                }
+            }
+            GovernanceChange::Admit(member) => insert_participant(conn, member, admitted_at)?,
+            GovernanceChange::SetStatus { id, status } => {
+                let updated = diesel::update(participants::table.find(id))
+                    .set(participants::status.eq(status.as_db()))
+                    .execute(conn)?;
+                if updated != 1 {
+                    return Err(StoreError::UnknownParticipant);
+                }
+            }
+            GovernanceChange::Rekey {
+                id,
+                spend_public_key,
+                view_public_key,
+            } => {
+                let updated = diesel::update(participants::table.find(id))
+                    .set((
+                        participants::spend_public_key.eq(&spend_public_key[..]),
+                        participants::view_public_key.eq(view_public_key.as_ref().map(|k| &k[..])),
+                    ))
+                    .execute(conn)?;
+                if updated != 1 {
+                    return Err(StoreError::UnknownParticipant);
+                }
+            }
+            GovernanceChange::SetThreshold(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn insert_participant(
+    conn: &mut AnyConnection,
+    member: &NewMember,
+    admitted_at: i64,
+) -> Result<(), StoreError> {
+    let inserted = diesel::insert_into(participants::table)
+        .values((
+            participants::id.eq(&member.id),
+            participants::name.eq(&member.name),
+            participants::role.eq(member.role.as_db()),
+            participants::status.eq(ParticipantStatus::Active.as_db()),
+            participants::spend_public_key.eq(&member.spend_public_key[..]),
+            participants::view_public_key.eq(member.view_public_key.as_ref().map(|k| &k[..])),
+            participants::created_at_unix_ms.eq(admitted_at),
+        ))
+        .execute(conn);
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(error) if is_unique_violation(&error) => Err(StoreError::ParticipantExists),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Locks the single `chain_head` row, the first statement of every writer of
@@ -305,6 +415,8 @@ struct Plan {
     /// number, and the owners of the notes it spends, in input order.
     details: Vec<AcceptedDetails>,
     next_event_seq: i64,
+    /// The limits after the accepted transactions.
+    limits: Limits,
 }
 
 struct AcceptedDetails {
@@ -321,6 +433,7 @@ fn plan(
     mut state: State,
     height: u64,
     mut next_event_seq: i64,
+    mut limits: Limits,
 ) -> Result<Plan, StoreError> {
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut accepted = Vec::new();
@@ -336,6 +449,16 @@ fn plan(
         }
         let Ok(amounts) = DbAmounts::of(tx) else {
             outcomes.push(ApplyOutcome::Rejected(Rejection::AmountOutOfRange));
+            continue;
+        };
+        // The genesis entry is alone in block 0, and block 0 holds nothing else.
+        let is_genesis = matches!(tx.governance, Some(GovernanceChange::Genesis { .. }));
+        if is_genesis != (height == 0) || (height == 0 && !accepted.is_empty()) {
+            outcomes.push(ApplyOutcome::Rejected(Rejection::GenesisMisplaced));
+            continue;
+        }
+        let Some(next_limits) = limits_after(limits, tx, amounts) else {
+            outcomes.push(ApplyOutcome::Rejected(Rejection::SupplyCeiling));
             continue;
         };
         let spent_owners = match check_notes(tx, &state.notes) {
@@ -386,6 +509,7 @@ fn plan(
                 .insert(note.id, NoteState::Unspent { owner: note.owner });
         }
         state.stored.insert(tx.id, location);
+        limits = next_limits;
         outcomes.push(ApplyOutcome::Accepted(location));
         accepted.push(position);
         details.push(AcceptedDetails {
@@ -400,7 +524,40 @@ fn plan(
         accepted,
         details,
         next_event_seq,
+        limits,
     })
+}
+
+/// The limits once `tx` is applied; `None` if an issue would take the
+/// outstanding supply past the ceiling (or a redeem below zero, which only
+/// tampering could bring about).
+fn limits_after(limits: Limits, tx: &NewTransaction, amounts: DbAmounts) -> Option<Limits> {
+    let mut next = limits;
+    if let Some(GovernanceChange::Genesis {
+        threshold,
+        supply_ceiling,
+        ..
+    }) = &tx.governance
+    {
+        next.threshold = i32::try_from(*threshold).ok()?;
+        next.supply_ceiling = i64::try_from(*supply_ceiling).ok()?;
+    }
+    if let Some(GovernanceChange::SetThreshold(threshold)) = &tx.governance {
+        next.threshold = i32::try_from(*threshold).ok()?;
+    }
+    if let Some(issued) = amounts.issued {
+        next.outstanding = next.outstanding.checked_add(issued)?;
+        if next.outstanding > next.supply_ceiling {
+            return None;
+        }
+    }
+    if let Some(burned) = amounts.burned {
+        next.outstanding = next.outstanding.checked_sub(burned)?;
+        if next.outstanding < 0 {
+            return None;
+        }
+    }
+    Some(next)
 }
 
 /// Checks a transaction's inputs, then its outputs, against the notes as the
@@ -458,6 +615,24 @@ impl DbAmounts {
 /// The fields a transaction of each kind must and must not carry, checked in
 /// the order of [`Malformation`]'s variants.
 fn check_shape(tx: &NewTransaction) -> Result<(), Malformation> {
+    if tx.kind == TxKind::Governance {
+        let carries_money = !tx.inputs.is_empty()
+            || !tx.outputs.is_empty()
+            || tx.kernel_excess.is_some()
+            || tx.issued.is_some()
+            || tx.burned.is_some()
+            || tx.executes_proposal.is_some();
+        if carries_money {
+            return Err(Malformation::GovernanceWithMoney);
+        }
+        return match tx.governance {
+            Some(_) => Ok(()),
+            None => Err(Malformation::GovernanceChange),
+        };
+    }
+    if tx.governance.is_some() {
+        return Err(Malformation::GovernanceChange);
+    }
     let is_issue = tx.kind == TxKind::Issue;
     let is_redeem = tx.kind == TxKind::Redeem;
     if is_issue && !tx.inputs.is_empty() {

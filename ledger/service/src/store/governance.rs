@@ -25,7 +25,7 @@ pub enum Role {
 }
 
 impl Role {
-    fn as_db(self) -> &'static str {
+    pub(super) fn as_db(self) -> &'static str {
         match self {
             Role::Officer => "officer",
             Role::Bank => "bank",
@@ -57,7 +57,7 @@ pub enum ParticipantStatus {
 }
 
 impl ParticipantStatus {
-    fn as_db(self) -> &'static str {
+    pub(super) fn as_db(self) -> &'static str {
         match self {
             ParticipantStatus::Active => "active",
             ParticipantStatus::Suspended => "suspended",
@@ -230,9 +230,9 @@ pub(super) fn participant_from_row(row: ParticipantRow) -> Result<Participant, S
     })
 }
 
-type ProposalRow = (Vec<u8>, String, i64, String, String, i64, Option<Vec<u8>>);
+pub(super) type ProposalRow = (Vec<u8>, String, i64, String, String, i64, Option<Vec<u8>>);
 
-const PROPOSAL_COLUMNS: (
+pub(super) const PROPOSAL_COLUMNS: (
     issuance_proposals::id,
     issuance_proposals::bank_id,
     issuance_proposals::amount,
@@ -250,7 +250,7 @@ const PROPOSAL_COLUMNS: (
     issuance_proposals::executed_by,
 );
 
-fn proposal_from_row(row: ProposalRow) -> Result<Proposal, StoreError> {
+pub(super) fn proposal_from_row(row: ProposalRow) -> Result<Proposal, StoreError> {
     let (id, bank_id, amount, proposer_id, state, created_at_unix_ms, executed_by) = row;
     Ok(Proposal {
         id: ProposalId(

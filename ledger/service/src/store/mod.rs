@@ -28,6 +28,7 @@
 //! applied before the store is returned.
 
 mod apply;
+mod audit_read;
 mod error;
 mod governance;
 mod read;

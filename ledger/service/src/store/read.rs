@@ -48,7 +48,7 @@ pub(super) fn locate_transactions(
     Ok(found)
 }
 
-type NoteRow = (
+pub(super) type NoteRow = (
     Vec<u8>,
     Vec<u8>,
     Vec<u8>,
@@ -60,7 +60,7 @@ type NoteRow = (
     Option<i64>,
 );
 
-const NOTE_COLUMNS: (
+pub(super) const NOTE_COLUMNS: (
     notes::id,
     notes::owner,
     notes::commitment,
@@ -82,7 +82,7 @@ const NOTE_COLUMNS: (
     notes::spent_seq,
 );
 
-fn note_from_row(row: NoteRow) -> Result<StoredNote, StoreError> {
+pub(super) fn note_from_row(row: NoteRow) -> Result<StoredNote, StoreError> {
     let (id, owner, commitment, memo, created_by, output_index, created_seq, spent_by, spent_seq) =
         row;
     let spent = match (spent_by, spent_seq) {
@@ -105,9 +105,9 @@ fn note_from_row(row: NoteRow) -> Result<StoredNote, StoreError> {
     })
 }
 
-type BlockRow = (i64, Vec<u8>, Vec<u8>, Vec<u8>, i64, i32, Vec<u8>, Vec<u8>);
+pub(super) type BlockRow = (i64, Vec<u8>, Vec<u8>, Vec<u8>, i64, i32, Vec<u8>, Vec<u8>);
 
-const BLOCK_COLUMNS: (
+pub(super) const BLOCK_COLUMNS: (
     blocks::height,
     blocks::hash,
     blocks::prev_hash,
@@ -127,7 +127,7 @@ const BLOCK_COLUMNS: (
     blocks::signature,
 );
 
-fn block_from_row(row: BlockRow) -> Result<StoredBlock, StoreError> {
+pub(super) fn block_from_row(row: BlockRow) -> Result<StoredBlock, StoreError> {
     let (height, hash, prev_hash, merkle_root, time, tx_count, header, signature) = row;
     Ok(StoredBlock {
         height: from_db_i64(height, "block height")?,
@@ -317,7 +317,7 @@ impl Store {
 /// (`Σ unspent C + Σ kernel E = S·B + (Σ issue r)·B̃`). Obtained from
 /// [`Store::supply_snapshot`].
 pub struct SupplySnapshot<'a> {
-    conn: &'a mut AnyConnection,
+    pub(super) conn: &'a mut AnyConnection,
 }
 
 impl SupplySnapshot<'_> {

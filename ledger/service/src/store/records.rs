@@ -18,7 +18,7 @@ use diesel::prelude::*;
 
 use super::error::StoreError;
 use super::governance::{participant_from_row, Participant, ParticipantRow, PARTICIPANT_COLUMNS};
-use super::schema::{audits, participants, request_nonces};
+use super::schema::{audit_runs, participants, request_nonces};
 use super::types::*;
 use super::{AnyConnection, Store};
 
@@ -79,52 +79,197 @@ impl Store {
         u64::try_from(deleted).map_err(|_| StoreError::Corrupt("deleted row count"))
     }
 
-    /// Records a run of the supply audit.
-    pub fn record_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
-        let time = to_db_i64(record.time_unix_ms, "audit time")?;
-        let height = record
-            .height
-            .map(|height| to_db_i64(height, "audit height"))
-            .transpose()?;
-        let outstanding = to_db_i64(record.outstanding, "outstanding amount")?;
+    /// Records the start of an audit run, `running`, and returns its id.
+    pub fn start_audit_run(
+        &self,
+        trigger: AuditTrigger,
+        started_unix_ms: u64,
+    ) -> Result<u64, StoreError> {
+        let started = to_db_i64(started_unix_ms, "audit start")?;
         let mut conn = self.connection()?;
-        diesel::insert_into(audits::table)
+        let id = diesel::insert_into(audit_runs::table)
             .values((
-                audits::time_unix_ms.eq(time),
-                audits::height.eq(height),
-                audits::ok.eq(record.ok),
-                audits::outstanding.eq(outstanding),
+                audit_runs::trigger.eq(trigger.as_db()),
+                audit_runs::state.eq(AuditState::Running.as_db()),
+                audit_runs::started_unix_ms.eq(started),
+            ))
+            .returning(audit_runs::id)
+            .get_result::<i64>(&mut *conn)?;
+        from_db_i64(id, "audit id")
+    }
+
+    /// Records how a running audit ended. Only a running one changes.
+    pub fn finish_audit_run(
+        &self,
+        id: u64,
+        state: AuditState,
+        finished_unix_ms: u64,
+        outcome: &AuditOutcome,
+    ) -> Result<(), StoreError> {
+        let id = to_db_i64(id, "audit id")?;
+        let finished = to_db_i64(finished_unix_ms, "audit end")?;
+        let height = outcome
+            .height
+            .map(|h| to_db_i64(h, "audit height"))
+            .transpose()?;
+        let mut conn = self.connection()?;
+        diesel::update(audit_runs::table.find(id))
+            .filter(audit_runs::state.eq(AuditState::Running.as_db()))
+            .set((
+                audit_runs::state.eq(state.as_db()),
+                audit_runs::finished_unix_ms.eq(finished),
+                audit_runs::height.eq(height),
+                audit_runs::block_hash.eq(outcome.block_hash.as_ref().map(|h| &h[..])),
+                audit_runs::blocks.eq(to_db_i64(outcome.blocks, "audit blocks")?),
+                audit_runs::transactions.eq(to_db_i64(outcome.transactions, "audit txs")?),
+                audit_runs::unspent_notes.eq(to_db_i64(outcome.unspent_notes, "audit notes")?),
+                audit_runs::issued.eq(outcome.issued.to_string()),
+                audit_runs::redeemed.eq(outcome.redeemed.to_string()),
+                audit_runs::outstanding.eq(to_db_i64(outcome.outstanding, "outstanding amount")?),
+                audit_runs::problem.eq(outcome.problem.as_deref()),
             ))
             .execute(&mut *conn)?;
         Ok(())
     }
 
-    /// The most recent audit runs, newest first, at most `limit`.
-    pub fn recent_audits(&self, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+    /// Marks runs left `running` by a ledger that stopped as `abandoned`.
+    pub fn abandon_running_audits(&self, now_unix_ms: u64) -> Result<u64, StoreError> {
+        let now = to_db_i64(now_unix_ms, "audit end")?;
         let mut conn = self.connection()?;
-        audits::table
-            .select((
-                audits::time_unix_ms,
-                audits::height,
-                audits::ok,
-                audits::outstanding,
+        let count = diesel::update(audit_runs::table)
+            .filter(audit_runs::state.eq(AuditState::Running.as_db()))
+            .set((
+                audit_runs::state.eq(AuditState::Abandoned.as_db()),
+                audit_runs::finished_unix_ms.eq(now),
+                audit_runs::problem.eq("the ledger stopped while the audit ran"),
             ))
-            .order(audits::id.desc())
-            .limit(i64::from(limit))
-            .load::<(i64, Option<i64>, bool, i64)>(&mut *conn)?
-            .into_iter()
-            .map(|(time, height, ok, outstanding)| {
-                Ok(AuditRecord {
-                    time_unix_ms: from_db_i64(time, "audit time")?,
-                    height: height
-                        .map(|height| from_db_i64(height, "audit height"))
-                        .transpose()?,
-                    ok,
-                    outstanding: from_db_i64(outstanding, "outstanding amount")?,
-                })
-            })
-            .collect()
+            .execute(&mut *conn)?;
+        Ok(u64::try_from(count).unwrap_or(u64::MAX))
     }
+
+    /// The audit run with this id.
+    pub fn audit_run(&self, id: u64) -> Result<Option<AuditRun>, StoreError> {
+        let id = to_db_i64(id, "audit id")?;
+        let mut conn = self.connection()?;
+        audit_runs::table
+            .find(id)
+            .select(AUDIT_RUN_COLUMNS)
+            .first::<AuditRunRow>(&mut *conn)
+            .optional()?
+            .map(audit_run_from_row)
+            .transpose()
+    }
+
+    /// The newest audit run (with `passed_only`, the newest that passed).
+    pub fn latest_audit_run(&self, passed_only: bool) -> Result<Option<AuditRun>, StoreError> {
+        let mut conn = self.connection()?;
+        let mut query = audit_runs::table
+            .select(AUDIT_RUN_COLUMNS)
+            .order(audit_runs::id.desc())
+            .into_boxed();
+        if passed_only {
+            query = query.filter(audit_runs::state.eq(AuditState::Passed.as_db()));
+        }
+        query
+            .first::<AuditRunRow>(&mut *conn)
+            .optional()?
+            .map(audit_run_from_row)
+            .transpose()
+    }
+}
+
+type AuditRunRow = (
+    i64,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<Vec<u8>>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+);
+
+const AUDIT_RUN_COLUMNS: (
+    audit_runs::id,
+    audit_runs::trigger,
+    audit_runs::state,
+    audit_runs::started_unix_ms,
+    audit_runs::finished_unix_ms,
+    audit_runs::height,
+    audit_runs::block_hash,
+    audit_runs::blocks,
+    audit_runs::transactions,
+    audit_runs::unspent_notes,
+    audit_runs::issued,
+    audit_runs::redeemed,
+    audit_runs::outstanding,
+    audit_runs::problem,
+) = (
+    audit_runs::id,
+    audit_runs::trigger,
+    audit_runs::state,
+    audit_runs::started_unix_ms,
+    audit_runs::finished_unix_ms,
+    audit_runs::height,
+    audit_runs::block_hash,
+    audit_runs::blocks,
+    audit_runs::transactions,
+    audit_runs::unspent_notes,
+    audit_runs::issued,
+    audit_runs::redeemed,
+    audit_runs::outstanding,
+    audit_runs::problem,
+);
+
+fn audit_run_from_row(row: AuditRunRow) -> Result<AuditRun, StoreError> {
+    let (
+        id,
+        trigger,
+        state,
+        started,
+        finished,
+        height,
+        block_hash,
+        blocks,
+        transactions,
+        unspent_notes,
+        issued,
+        redeemed,
+        outstanding,
+        problem,
+    ) = row;
+    let count = |value: Option<i64>, what| value.map_or(Ok(0), |v| from_db_i64(v, what));
+    let total = |value: Option<String>| -> Result<u128, StoreError> {
+        value.map_or(Ok(0), |text| {
+            text.parse().map_err(|_| StoreError::Corrupt("audit total"))
+        })
+    };
+    Ok(AuditRun {
+        id: from_db_i64(id, "audit id")?,
+        trigger: AuditTrigger::from_db(&trigger)?,
+        state: AuditState::from_db(&state)?,
+        started_unix_ms: from_db_i64(started, "audit start")?,
+        finished_unix_ms: finished.map(|t| from_db_i64(t, "audit end")).transpose()?,
+        outcome: AuditOutcome {
+            height: height.map(|h| from_db_i64(h, "audit height")).transpose()?,
+            block_hash: block_hash
+                .map(|h| to_bytes32(&h, "audit block hash"))
+                .transpose()?,
+            blocks: count(blocks, "audit blocks")?,
+            transactions: count(transactions, "audit transactions")?,
+            unspent_notes: count(unspent_notes, "audit notes")?,
+            issued: total(issued)?,
+            redeemed: total(redeemed)?,
+            outstanding: count(outstanding, "outstanding amount")?,
+            problem,
+        },
+    })
 }
 
 fn admit(conn: &mut AnyConnection, claims: &[NonceClaim]) -> Result<Vec<Admission>, StoreError> {

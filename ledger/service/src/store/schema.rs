@@ -10,6 +10,9 @@ diesel::table! {
         next_height -> BigInt,
         tip_hash -> Binary,
         next_event_seq -> BigInt,
+        threshold -> Integer,
+        supply_ceiling -> BigInt,
+        outstanding -> BigInt,
     }
 }
 
@@ -124,12 +127,21 @@ diesel::table! {
 }
 
 diesel::table! {
-    audits (id) {
+    audit_runs (id) {
         id -> BigInt,
-        time_unix_ms -> BigInt,
+        trigger -> Text,
+        state -> Text,
+        started_unix_ms -> BigInt,
+        finished_unix_ms -> Nullable<BigInt>,
         height -> Nullable<BigInt>,
-        ok -> Bool,
-        outstanding -> BigInt,
+        block_hash -> Nullable<Binary>,
+        blocks -> Nullable<BigInt>,
+        transactions -> Nullable<BigInt>,
+        unspent_notes -> Nullable<BigInt>,
+        issued -> Nullable<Text>,
+        redeemed -> Nullable<Text>,
+        outstanding -> Nullable<BigInt>,
+        problem -> Nullable<Text>,
     }
 }
 
@@ -152,5 +164,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     issuance_proposals,
     issuance_approvals,
     request_nonces,
-    audits,
+    audit_runs,
 );

@@ -19,6 +19,8 @@ pub enum TxKind {
     Transfer,
     /// Notes spent, change created, a public amount burned; balanced by a kernel.
     Redeem,
+    /// A change to who may act (or the threshold); no notes.
+    Governance,
 }
 
 impl TxKind {
@@ -27,7 +29,13 @@ impl TxKind {
             TxKind::Issue => "issue",
             TxKind::Transfer => "transfer",
             TxKind::Redeem => "redeem",
+            TxKind::Governance => "governance",
         }
+    }
+
+    /// Its name, as in the `transactions.kind` column.
+    pub fn as_str(self) -> &'static str {
+        self.as_db()
     }
 
     pub(crate) fn from_db(text: &str) -> Result<Self, StoreError> {
@@ -35,6 +43,7 @@ impl TxKind {
             "issue" => Ok(TxKind::Issue),
             "transfer" => Ok(TxKind::Transfer),
             "redeem" => Ok(TxKind::Redeem),
+            "governance" => Ok(TxKind::Governance),
             _ => Err(StoreError::Corrupt("transaction kind")),
         }
     }
@@ -79,6 +88,59 @@ pub struct NewTransaction {
     /// The approved proposal this issue executes, marked executed atomically
     /// with the apply (issue only).
     pub executes_proposal: Option<ProposalId>,
+    /// What a governance entry changes in `participants` and `chain_head`
+    /// (governance only).
+    pub governance: Option<GovernanceChange>,
+}
+
+/// A participant as a governance entry admits it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewMember {
+    /// Stable identifier.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Officer or bank.
+    pub role: super::Role,
+    /// Signing / spend public key.
+    pub spend_public_key: Bytes32,
+    /// A bank's view public key.
+    pub view_public_key: Option<Bytes32>,
+}
+
+/// The rows a verified governance entry changes, written with its block (the
+/// admission time is the block's time).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GovernanceChange {
+    /// The first entry: the officers, the threshold and the supply ceiling.
+    Genesis {
+        /// Issuance and officer-governance threshold.
+        threshold: u32,
+        /// Most money that may be outstanding, ever.
+        supply_ceiling: u64,
+        /// The first officers.
+        officers: Vec<NewMember>,
+    },
+    /// A new participant, active.
+    Admit(NewMember),
+    /// Suspend or reinstate.
+    SetStatus {
+        /// The participant.
+        id: String,
+        /// Its new status.
+        status: super::ParticipantStatus,
+    },
+    /// New keys for a participant.
+    Rekey {
+        /// The participant.
+        id: String,
+        /// New signing / spend key.
+        spend_public_key: Bytes32,
+        /// New view key (banks).
+        view_public_key: Option<Bytes32>,
+    },
+    /// A new threshold.
+    SetThreshold(u32),
 }
 
 /// Where a committed transaction sits: the block and its position in it.
@@ -117,6 +179,11 @@ pub enum Rejection {
     OutputExists(Bytes32),
     /// The proposal is unknown, not open, or for another amount.
     ProposalNotExecutable(ProposalId),
+    /// The issue would take the outstanding supply above the ceiling.
+    SupplyCeiling,
+    /// A genesis entry anywhere but alone at height 0, or a first block
+    /// without one.
+    GenesisMisplaced,
 }
 
 /// How a [`NewTransaction`]'s fields contradict its kind.
@@ -146,6 +213,10 @@ pub enum Malformation {
     TooManyNotes,
     /// Two outputs share an id.
     DuplicateOutput,
+    /// A governance entry carries notes, amounts, a kernel or a proposal.
+    GovernanceWithMoney,
+    /// A governance entry lacks its change, or another kind carries one.
+    GovernanceChange,
 }
 
 /// What the block sealer is given: everything it needs to build and sign the
@@ -304,16 +375,126 @@ pub struct UnspentCommitment {
     pub commitment: Bytes32,
 }
 
-/// A recorded run of the supply audit.
+/// Who started an audit run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AuditRecord {
-    /// When it ran, milliseconds since the Unix epoch.
-    pub time_unix_ms: u64,
-    /// The last block height it covered; `None` for an empty chain.
+pub enum AuditTrigger {
+    /// `POST /v1/audit`.
+    Request,
+    /// The background schedule (every N blocks).
+    Schedule,
+}
+
+impl AuditTrigger {
+    pub(crate) fn as_db(self) -> &'static str {
+        match self {
+            AuditTrigger::Request => "request",
+            AuditTrigger::Schedule => "schedule",
+        }
+    }
+    pub(crate) fn from_db(text: &str) -> Result<Self, StoreError> {
+        match text {
+            "request" => Ok(AuditTrigger::Request),
+            "schedule" => Ok(AuditTrigger::Schedule),
+            _ => Err(StoreError::Corrupt("audit trigger")),
+        }
+    }
+    /// Its name in the API.
+    pub fn as_str(self) -> &'static str {
+        self.as_db()
+    }
+}
+
+/// Where an audit run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditState {
+    /// Replaying.
+    Running,
+    /// Everything checked held.
+    Passed,
+    /// Something did not hold: see the problem.
+    Failed,
+    /// The ledger stopped while it ran.
+    Abandoned,
+}
+
+impl AuditState {
+    pub(crate) fn as_db(self) -> &'static str {
+        match self {
+            AuditState::Running => "running",
+            AuditState::Passed => "passed",
+            AuditState::Failed => "failed",
+            AuditState::Abandoned => "abandoned",
+        }
+    }
+    pub(crate) fn from_db(text: &str) -> Result<Self, StoreError> {
+        match text {
+            "running" => Ok(AuditState::Running),
+            "passed" => Ok(AuditState::Passed),
+            "failed" => Ok(AuditState::Failed),
+            "abandoned" => Ok(AuditState::Abandoned),
+            _ => Err(StoreError::Corrupt("audit state")),
+        }
+    }
+    /// Its name in the API.
+    pub fn as_str(self) -> &'static str {
+        self.as_db()
+    }
+}
+
+/// What a finished audit proved (or where it stopped).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct AuditOutcome {
+    /// The last block covered; `None` for an empty journal.
     pub height: Option<u64>,
-    /// Whether the supply equation held.
-    pub ok: bool,
-    /// Issued minus redeemed at that point.
+    /// That block's hash.
+    pub block_hash: Option<Bytes32>,
+    /// Blocks replayed.
+    pub blocks: u64,
+    /// Transactions re-verified.
+    pub transactions: u64,
+    /// Unspent notes at the end.
+    pub unspent_notes: u64,
+    /// Everything ever issued.
+    pub issued: u128,
+    /// Everything ever redeemed.
+    pub redeemed: u128,
+    /// Issued minus redeemed.
+    pub outstanding: u64,
+    /// Why it failed, if it did.
+    pub problem: Option<String>,
+}
+
+/// A run of the full audit: its state and, once finished, its outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRun {
+    /// Identifier (increasing).
+    pub id: u64,
+    /// Request or schedule.
+    pub trigger: AuditTrigger,
+    /// Running, passed, failed or abandoned.
+    pub state: AuditState,
+    /// When it started, milliseconds since the Unix epoch.
+    pub started_unix_ms: u64,
+    /// When it finished.
+    pub finished_unix_ms: Option<u64>,
+    /// What it found (empty while running).
+    pub outcome: AuditOutcome,
+}
+
+/// The chain head row: where the journal ends and what its governance fixed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainHead {
+    /// Height of the next block (= the number of blocks).
+    pub next_height: u64,
+    /// Hash of the last block (all zero before the first).
+    pub tip_hash: Bytes32,
+    /// Next event number.
+    pub next_event_seq: u64,
+    /// Officers an issue (or an officer change) needs; 0 before genesis.
+    pub threshold: u32,
+    /// Most money that may be outstanding; 0 before genesis.
+    pub supply_ceiling: u64,
+    /// Issued minus redeemed, as committed.
     pub outstanding: u64,
 }
 

@@ -18,16 +18,18 @@
 //! snapshot is read page by page while every core decompresses and sums the pages
 //! already read, so memory stays bounded and reading overlaps summing.
 
-use crate::store::seed::is_filler_encoding;
-use crate::store::{Kernel, Store, StoreError, UnspentCommitment};
-use ledger_core::journal::{merkle_root, BlockHeader};
-use ledger_core::{
-    Amount, Commitment, NoteId, PublicKey, Purpose, SecretKey, Signature, SupplyAudit, Transaction,
-    TxId,
-};
+mod replay;
+mod tables;
+
+pub use replay::{AuditOptions, Expectation, SourceBlock, SourceTransaction};
+
+use crate::store::{AuditOutcome, Kernel, Store, StoreError, SupplySnapshot, UnspentCommitment};
+use ledger_core::journal::BlockHeader;
+use ledger_core::verify::Rejection;
+use ledger_core::{Amount, NoteId, PublicKey, Purpose, SecretKey, Signature, SupplyAudit, TxId};
+use replay::Replayed;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Unspent notes, or kernels, read per page of the live audit.
@@ -85,20 +87,63 @@ pub fn tip_digest(blocks: u64, last_hash: &[u8; 32], time_ms: u64) -> [u8; 32] {
         .into()
 }
 
+/// What a full audit proved.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct AuditReport {
     pub blocks: u64,
     pub transactions: u64,
     pub unspent_notes: u64,
-    pub issued: Amount,
-    pub redeemed: Amount,
+    /// Everything ever issued (128-bit, as a decimal string in JSON).
+    #[serde(serialize_with = "decimal")]
+    pub issued: u128,
+    /// Everything ever redeemed (128-bit, as a decimal string in JSON).
+    #[serde(serialize_with = "decimal")]
+    pub redeemed: u128,
     pub outstanding: Amount,
+    /// The last block covered, `None` for an empty journal.
+    pub height: Option<u64>,
+    /// Its hash, hex (all zero for an empty journal).
+    pub last_hash: String,
+    /// The supply ceiling fixed at genesis.
+    pub supply_ceiling: Amount,
+}
+
+fn decimal<S: serde::Serializer>(value: &u128, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&value.to_string())
+}
+
+impl AuditReport {
+    /// The report as the store records a passed audit run.
+    pub fn outcome(&self) -> AuditOutcome {
+        AuditOutcome {
+            height: self.height,
+            block_hash: self.height.and_then(|_| hex_32(&self.last_hash).ok()),
+            blocks: self.blocks,
+            transactions: self.transactions,
+            unspent_notes: self.unspent_notes,
+            issued: self.issued,
+            redeemed: self.redeemed,
+            outstanding: self.outstanding.minor_units(),
+            problem: None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditFailure {
     #[error("block {height}: {problem}")]
     Block { height: u64, problem: String },
+    /// A transaction admission would refuse: named by block, position, id and code.
+    #[error(
+        "block {height}: transaction {tx} (index {index}) would be refused by admission: {code}: {rejection}",
+        code = rejection.code()
+    )]
+    Rejected {
+        height: u64,
+        index: u32,
+        tx: TxId,
+        rejection: Rejection,
+    },
     /// A journal error (its message names the block).
     #[error(transparent)]
     Journal(#[from] ledger_core::JournalError),
@@ -106,10 +151,22 @@ pub enum AuditFailure {
     Supply(String),
     #[error("the live tables disagree with the journal: {0}")]
     Tables(String),
+    #[error("rollback or fork: {0}")]
+    Rollback(String),
     #[error("malformed export: {0}")]
     Export(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl AuditFailure {
+    /// The rejection code, for a transaction admission would refuse.
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            AuditFailure::Rejected { rejection, .. } => Some(rejection.code()),
+            _ => None,
+        }
+    }
 }
 
 fn block_failure(height: u64, problem: impl ToString) -> AuditFailure {
@@ -126,164 +183,118 @@ pub(crate) fn signature_from(bytes: &[u8]) -> Option<Signature> {
         .and_then(|bytes| Signature::from_bytes(&bytes).ok())
 }
 
-/// Replays a journal given as (header bytes, signature bytes, encoded transactions).
-pub struct Replay {
-    ledger: PublicKey,
-    previous: Option<BlockHeader>,
-    /// Every note the journal created: owner, commitment, spent.
-    notes: HashMap<NoteId, (PublicKey, Commitment, bool)>,
-    audit: SupplyAudit,
-    blocks: u64,
-    transactions: u64,
+/// The supply equation over the replayed state, and the report.
+fn report_of(replayed: &Replayed) -> Result<AuditReport, AuditFailure> {
+    let mut audit = replayed.supply.clone();
+    let mut unspent = 0u64;
+    for note in replayed.notes.values().filter(|n| n.spent.is_none()) {
+        audit
+            .add_unspent_bytes(&note.commitment)
+            .map_err(|e| AuditFailure::Supply(e.to_string()))?;
+        unspent += 1;
+    }
+    let supply = audit
+        .finish()
+        .map_err(|e| AuditFailure::Supply(e.to_string()))?;
+    Ok(AuditReport {
+        blocks: replayed.blocks,
+        transactions: replayed.transactions,
+        unspent_notes: unspent,
+        issued: supply.issued,
+        redeemed: supply.redeemed,
+        outstanding: supply.outstanding,
+        height: replayed.last.map(|h| h.height),
+        last_hash: hex::encode(replayed.last.map_or([0u8; 32], |h| h.hash())),
+        supply_ceiling: replayed
+            .governance
+            .as_ref()
+            .map_or(Amount::ZERO, |g| g.supply_ceiling),
+    })
 }
 
-impl Replay {
-    pub fn new(ledger: PublicKey) -> Replay {
-        Replay {
-            ledger,
-            previous: None,
-            notes: HashMap::new(),
-            audit: SupplyAudit::new(),
-            blocks: 0,
-            transactions: 0,
+/// Reads the journal from a snapshot, a page of blocks at a time, each block
+/// with its stored transactions, checking that the block's columns repeat its
+/// signed header and that its transactions sit at indexes 0, 1, ….
+struct SnapshotJournal<'s, 'c> {
+    snapshot: &'s mut SupplySnapshot<'c>,
+    next_height: u64,
+    buffered: std::collections::VecDeque<SourceBlock>,
+    done: bool,
+}
+
+/// Blocks read from the database per page.
+const BLOCKS_PER_PAGE: u32 = 256;
+
+impl SnapshotJournal<'_, '_> {
+    fn next_block(&mut self) -> Result<Option<SourceBlock>, AuditFailure> {
+        if self.buffered.is_empty() && !self.done {
+            self.fill()?;
         }
+        Ok(self.buffered.pop_front())
     }
 
-    /// Replays one block; returns its header, checked.
-    pub fn block(
-        &mut self,
-        header: &[u8],
-        signature: &[u8],
-        encoded: &[Vec<u8>],
-    ) -> Result<BlockHeader, AuditFailure> {
-        let height = self.previous.map_or(0, |p| p.height + 1);
-        let header = BlockHeader::from_bytes(header).map_err(|e| block_failure(height, e))?;
-        header.check_follows(self.previous.as_ref())?;
-        let signature = signature_from(signature)
-            .ok_or_else(|| block_failure(height, "malformed signature"))?;
-        header.verify_signature(&self.ledger, &signature)?;
-        let mut txs = Vec::with_capacity(encoded.len());
-        for bytes in encoded {
-            if is_filler_encoding(bytes) {
+    fn fill(&mut self) -> Result<(), AuditFailure> {
+        let blocks = self
+            .snapshot
+            .blocks_from(self.next_height, BLOCKS_PER_PAGE)?;
+        let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else {
+            self.done = true;
+            return Ok(());
+        };
+        let (first_height, last_height) = (first.height, last.height);
+        let mut transactions = self
+            .snapshot
+            .transactions_of_blocks(first_height, last_height)?
+            .into_iter()
+            .peekable();
+        for block in blocks {
+            if block.height != self.next_height {
                 return Err(block_failure(
-                    height,
-                    format!(
-                        "transaction {} is scale-benchmark filler (no range proofs, no kernel \
-                         signature): this database is a benchmark fixture, not a ledger",
-                        TxId::of_bytes(bytes)
-                    ),
+                    self.next_height,
+                    format!("missing: the next stored block has height {}", block.height),
                 ));
             }
-            let tx = Transaction::decode(bytes).map_err(|e| block_failure(height, e))?;
-            txs.push((TxId::of_bytes(bytes), tx));
-        }
-        let ids: Vec<TxId> = txs.iter().map(|(id, _)| *id).collect();
-        if u32::try_from(ids.len()).ok() != Some(header.tx_count)
-            || merkle_root(&ids) != header.merkle_root
-        {
-            return Err(block_failure(
-                height,
-                "the Merkle root does not match its transactions",
-            ));
-        }
-        for (id, tx) in &txs {
-            self.apply(height, tx)
-                .map_err(|problem| block_failure(height, format!("transaction {id}: {problem}")))?;
-        }
-        self.previous = Some(header);
-        self.blocks += 1;
-        self.transactions += u64::try_from(txs.len()).unwrap_or(u64::MAX);
-        Ok(header)
-    }
-
-    fn apply(&mut self, _height: u64, tx: &Transaction) -> Result<(), String> {
-        match tx {
-            Transaction::Issue(issue) => {
-                for output in &issue.outputs {
-                    self.audit.add_issuance(output);
+            let header = BlockHeader::from_bytes(&block.sealed.header)
+                .map_err(|e| block_failure(block.height, e))?;
+            columns_agree_with_header(&block, &header)?;
+            let mut listed = Vec::new();
+            while let Some(tx) = transactions.next_if(|tx| tx.location.height == block.height) {
+                let index = u32::try_from(listed.len()).unwrap_or(u32::MAX);
+                if tx.location.index != index {
+                    return Err(AuditFailure::Tables(format!(
+                        "transactions {}: column block_index is {}, its place in block {} is {index}",
+                        TxId(tx.id),
+                        tx.location.index,
+                        block.height
+                    )));
                 }
+                listed.push(SourceTransaction {
+                    encoded: tx.encoded,
+                    stored_kind: Some(tx.kind),
+                });
             }
-            Transaction::Transfer(spend) | Transaction::Redeem(spend) => {
-                for input in &spend.inputs {
-                    match self.notes.get_mut(input) {
-                        None => return Err(format!("spends unknown note {input}")),
-                        Some((_, _, true)) => return Err(format!("spends note {input} twice")),
-                        Some((_, _, spent)) => *spent = true,
-                    }
-                }
-                self.audit.add_kernel(&spend.kernel.excess);
-                if !spend.burned.is_zero() {
-                    self.audit.add_redemption(spend.burned);
-                }
-            }
+            self.buffered.push_back(SourceBlock {
+                header: block.sealed.header,
+                signature: block.sealed.signature,
+                transactions: listed,
+            });
+            self.next_height += 1;
         }
-        for note in tx.created_notes() {
-            if self
-                .notes
-                .insert(note.id, (note.owner, note.commitment, false))
-                .is_some()
-            {
-                return Err(format!("creates note {} twice", note.id));
-            }
+        if let Some(stray) = transactions.next() {
+            return Err(AuditFailure::Tables(format!(
+                "transactions {}: listed in block {} out of order",
+                TxId(stray.id),
+                stray.location.height
+            )));
         }
         Ok(())
     }
-
-    /// The unspent notes the journal leaves: id → (owner, commitment).
-    pub fn unspent(&self) -> HashMap<NoteId, (PublicKey, Commitment)> {
-        self.notes
-            .iter()
-            .filter(|(_, (_, _, spent))| !spent)
-            .map(|(id, (owner, commitment, _))| (*id, (*owner, *commitment)))
-            .collect()
-    }
-
-    pub fn finish(mut self) -> Result<AuditReport, AuditFailure> {
-        for (_, commitment, spent) in self.notes.values() {
-            if !spent {
-                self.audit.add_unspent(commitment);
-            }
-        }
-        let supply = self
-            .audit
-            .finish()
-            .map_err(|e| AuditFailure::Supply(e.to_string()))?;
-        Ok(AuditReport {
-            blocks: self.blocks,
-            transactions: self.transactions,
-            unspent_notes: supply.unspent_notes,
-            issued: supply.issued,
-            redeemed: supply.redeemed,
-            outstanding: supply.outstanding,
-        })
-    }
-}
-
-/// Walks the stored journal from height 0: each block with the encodings of its
-/// transactions, in order.
-fn for_each_stored_block(
-    store: &Store,
-    mut visit: impl FnMut(crate::store::StoredBlock, Vec<Vec<u8>>) -> Result<(), AuditFailure>,
-) -> Result<(), AuditFailure> {
-    let mut height = 0u64;
-    while let Some(block) = store.block(height)? {
-        let mut encoded = Vec::new();
-        for id in store.block_transaction_ids(height)? {
-            let tx = store
-                .transaction(&id)?
-                .ok_or_else(|| block_failure(height, "lists a transaction that is not stored"))?;
-            encoded.push(tx.encoded);
-        }
-        visit(block, encoded)?;
-        height += 1;
-    }
-    Ok(())
 }
 
 /// A stored block's columns (height, hashes, root, time, count) repeat what its
 /// signed header says, for readers that do not parse headers: they must agree,
 /// or a reader of the columns is told something the ledger never signed.
-/// `header` is the one the replay accepted.
+/// (Whether the header itself is signed and chained is the replay's check.)
 fn columns_agree_with_header(
     block: &crate::store::StoredBlock,
     header: &BlockHeader,
@@ -309,59 +320,40 @@ fn columns_agree_with_header(
         Err(block_failure(
             block.height,
             format!(
-                "column(s) {} disagree with the signed header",
+                "blocks {}: column(s) {} disagree with the signed header",
+                block.height,
                 disagreeing.join(", ")
             ),
         ))
     }
 }
 
-/// Audits a database: the journal replay, then the equation over the live tables.
-pub fn audit_store(store: &Store, ledger: PublicKey) -> Result<AuditReport, AuditFailure> {
-    let mut replay = Replay::new(ledger);
-    for_each_stored_block(store, |block, encoded| {
-        let header = replay.block(&block.sealed.header, &block.sealed.signature, &encoded)?;
-        columns_agree_with_header(&block, &header)
-    })?;
-    let journal_unspent = replay.unspent();
-    let report = replay.finish()?;
-    // The live unspent notes must be exactly the journal's: same ids, owners and
-    // commitments (sums alone would miss a note handed to another owner). Each
-    // note is looked up as it is summed; the counts are compared afterwards.
-    let agrees_with_journal = |note: &UnspentCommitment| {
-        let agrees =
-            journal_unspent
-                .get(&NoteId(note.note_id))
-                .is_some_and(|(owner, commitment)| {
-                    owner.as_bytes() == &note.owner && commitment.as_bytes() == &note.commitment
-                });
-        if agrees {
-            Ok(())
-        } else {
-            Err(AuditFailure::Tables(format!(
-                "unspent note {} differs from the journal (owner, commitment, or not unspent there)",
-                NoteId(note.note_id)
-            )))
-        }
+/// Audits a database, all in one consistent snapshot: the journal replayed and
+/// every transaction re-verified ([`replay`]), the supply equation over the
+/// replayed state, then every derived table compared with the replay
+/// ([`tables`]).
+pub fn audit_store(
+    store: &Store,
+    ledger: PublicKey,
+    options: &AuditOptions,
+) -> Result<AuditReport, AuditFailure> {
+    store.supply_snapshot(|snapshot| Ok(audit_snapshot(snapshot, ledger, options)))?
+}
+
+fn audit_snapshot(
+    snapshot: &mut SupplySnapshot<'_>,
+    ledger: PublicKey,
+    options: &AuditOptions,
+) -> Result<AuditReport, AuditFailure> {
+    let mut journal = SnapshotJournal {
+        snapshot,
+        next_height: 0,
+        buffered: Default::default(),
+        done: false,
     };
-    let live = sum_live_tables(store, &agrees_with_journal)?;
-    if usize::try_from(live.notes).ok() != Some(journal_unspent.len()) {
-        return Err(AuditFailure::Tables(format!(
-            "the tables hold {} unspent notes, the journal {}",
-            live.notes,
-            journal_unspent.len()
-        )));
-    }
-    let supply = live
-        .audit
-        .finish()
-        .map_err(|e| AuditFailure::Tables(e.to_string()))?;
-    if supply.outstanding != report.outstanding || supply.unspent_notes != report.unspent_notes {
-        return Err(AuditFailure::Tables(format!(
-            "tables hold {} unspent notes and {} outstanding, the journal {} and {}",
-            supply.unspent_notes, supply.outstanding, report.unspent_notes, report.outstanding
-        )));
-    }
+    let replayed = replay::replay(ledger, options, || journal.next_block())?;
+    let report = report_of(&replayed)?;
+    tables::compare(journal.snapshot, &replayed)?;
     Ok(report)
 }
 
@@ -372,8 +364,10 @@ pub struct LiveSupply {
     pub height: Option<u64>,
     pub unspent_notes: u64,
     pub kernels: u64,
-    pub issued: Amount,
-    pub redeemed: Amount,
+    #[serde(serialize_with = "decimal")]
+    pub issued: u128,
+    #[serde(serialize_with = "decimal")]
+    pub redeemed: u128,
     pub outstanding: Amount,
 }
 
@@ -401,7 +395,6 @@ pub fn supply_audit_live(store: &Store) -> Result<LiveSupply, AuditFailure> {
 /// The live tables summed, before the equation is checked.
 struct LiveSums {
     height: Option<u64>,
-    notes: u64,
     kernels: u64,
     audit: SupplyAudit,
 }
@@ -518,9 +511,9 @@ fn sum_live_tables(
             notes += share.notes;
             kernels += share.kernels;
         }
+        let _ = notes;
         Ok(LiveSums {
             height,
-            notes,
             kernels,
             audit,
         })
@@ -583,30 +576,42 @@ pub fn export_store(
     }
     let mut blocks = Vec::new();
     let mut last = None;
-    for_each_stored_block(store, |block, encoded| {
-        blocks.push(ExportBlock {
-            header: hex::encode(&block.sealed.header),
-            signature: hex::encode(&block.sealed.signature),
-            transactions: encoded.iter().map(hex::encode).collect(),
-        });
-        last = Some(block.sealed);
-        Ok(())
-    })?;
+    store.supply_snapshot(|snapshot| {
+        let mut journal = SnapshotJournal {
+            snapshot,
+            next_height: 0,
+            buffered: Default::default(),
+            done: false,
+        };
+        Ok((|| {
+            while let Some(block) = journal.next_block()? {
+                let header = BlockHeader::from_bytes(&block.header)
+                    .map_err(|e| block_failure(journal.next_height, e))?;
+                blocks.push(ExportBlock {
+                    header: hex::encode(&block.header),
+                    signature: hex::encode(&block.signature),
+                    transactions: block
+                        .transactions
+                        .iter()
+                        .map(|t| hex::encode(&t.encoded))
+                        .collect(),
+                });
+                last = Some((header, block.signature));
+            }
+            Ok::<(), AuditFailure>(())
+        })())
+    })??;
     // A tip vouches for the blocks before it: its key must be theirs.
-    if let (Some(_), Some(sealed)) = (signer, &last) {
-        let signed = BlockHeader::from_bytes(&sealed.header)
-            .ok()
-            .zip(signature_from(&sealed.signature))
-            .is_some_and(|(header, signature)| {
-                header.verify_signature(&ledger, &signature).is_ok()
-            });
+    if let (Some(_), Some((header, signature))) = (signer, &last) {
+        let signed = signature_from(signature)
+            .is_some_and(|signature| header.verify_signature(&ledger, &signature).is_ok());
         if !signed {
             return Err(AuditFailure::Export(
                 "the block key given did not sign this ledger's blocks".into(),
             ));
         }
     }
-    let last_hash = last.map_or([0u8; 32], |sealed| sealed.hash);
+    let last_hash = last.map_or([0u8; 32], |(header, _)| header.hash());
     let tip = signer.map(|key| {
         let count = u64::try_from(blocks.len()).unwrap_or(u64::MAX);
         let time_ms = crate::ledger::now_ms();
@@ -629,35 +634,41 @@ pub fn export_store(
     })
 }
 
-/// Audits an export file's contents.
-pub fn audit_export(export: &Export) -> Result<AuditReport, AuditFailure> {
+/// Audits an export file's contents: the same replay and re-verification as
+/// [`audit_store`] (an export has no derived tables to compare).
+pub fn audit_export(export: &Export, options: &AuditOptions) -> Result<AuditReport, AuditFailure> {
     let key = hex_32(&export.ledger_key).map_err(AuditFailure::Export)?;
     let ledger = PublicKey::from_bytes(&key)
         .map_err(|e| AuditFailure::Export(format!("ledger key: {e}")))?;
-    let mut replay = Replay::new(ledger);
-    let mut last_hash = [0u8; 32];
-    for (height, block) in export.blocks.iter().enumerate() {
+    let mut blocks = export.blocks.iter().enumerate();
+    let replayed = replay::replay(ledger, options, || {
+        let Some((height, block)) = blocks.next() else {
+            return Ok(None);
+        };
         let height = u64::try_from(height).unwrap_or(u64::MAX);
         let decode = |text: &str| {
             hex::decode(text).map_err(|e| block_failure(height, format!("bad hex: {e}")))
         };
-        let encoded = block
-            .transactions
-            .iter()
-            .map(|t| decode(t))
-            .collect::<Result<Vec<_>, _>>()?;
-        last_hash = replay
-            .block(
-                &decode(&block.header)?,
-                &decode(&block.signature)?,
-                &encoded,
-            )?
-            .hash();
-    }
+        Ok(Some(SourceBlock {
+            header: decode(&block.header)?,
+            signature: decode(&block.signature)?,
+            transactions: block
+                .transactions
+                .iter()
+                .map(|t| {
+                    Ok(SourceTransaction {
+                        encoded: decode(t)?,
+                        stored_kind: None,
+                    })
+                })
+                .collect::<Result<Vec<_>, AuditFailure>>()?,
+        }))
+    })?;
+    let last_hash = replayed.last.map_or([0u8; 32], |h| h.hash());
     if let Some(tip) = &export.tip {
         check_tip(tip, &ledger, export.blocks.len(), &last_hash)?;
     }
-    replay.finish()
+    report_of(&replayed)
 }
 
 /// The tip must be the ledger's signature over exactly this export's end.
