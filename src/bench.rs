@@ -791,6 +791,8 @@ mod tests {
             block_key: dir.path().join("ledger.json"),
             threshold: 2,
             workers: 2,
+            supply_ceiling: ledger_service::ledger::SUPPLY_CEILING_DEFAULT,
+            audit_every_blocks: 0,
             officers: officers
                 .iter()
                 .enumerate()

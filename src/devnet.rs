@@ -176,17 +176,29 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
     println!("ledger key    {}", hex::encode(ledger_key.as_bytes()));
     println!("keys          {}", dir.join("keys").display());
     let audited = &supply["audited"];
+    let total = |value: &serde_json::Value| -> u64 {
+        value.as_str().and_then(|t| t.parse().ok()).unwrap_or(0)
+    };
     println!(
-        "supply        issued {}, redeemed {}, outstanding {} (audited at block {}; ceiling {})",
-        audited["issued"],
-        audited["redeemed"],
-        audited["outstanding"],
-        audited["height"],
-        supply["supply_ceiling"]
+        "supply        issued {}, redeemed {}, outstanding {}",
+        total(&audited["issued"]),
+        total(&audited["redeemed"]),
+        audited["outstanding"]
     );
     println!(
-        "audit         {} blocks, {} transactions re-verified, {} unspent notes",
-        audit["blocks"], audit["transactions"], audit["unspent_notes"]
+        "audited       at block {}, every transaction re-verified; supply ceiling {}",
+        audited["height"], supply["supply_ceiling"]
+    );
+    println!(
+        "audit         {}",
+        serde_json::json!({
+            "blocks": audit["blocks"],
+            "transactions": audit["transactions"],
+            "unspent_notes": audit["unspent_notes"],
+            "issued": total(&audit["issued"]),
+            "redeemed": total(&audit["redeemed"]),
+            "outstanding": audit["outstanding"],
+        })
     );
     println!(
         "audit again   cargo run --release -- audit --database-url {database_url} --ledger-key {}",

@@ -151,6 +151,8 @@ pub enum Rejection {
     RedeemNotBank { index: usize },
     #[error("output {index} is a note that already exists (a transaction applied twice)")]
     OutputExists { index: usize },
+    #[error("issue output {index} is not owned by an active bank")]
+    IssueNotToBank { index: usize },
 }
 
 impl Rejection {
@@ -199,6 +201,7 @@ impl Rejection {
             Rejection::SupplyCeiling => "supply_ceiling",
             Rejection::RedeemNotBank { .. } => "redeem_not_bank",
             Rejection::OutputExists { .. } => "output_exists",
+            Rejection::IssueNotToBank { .. } => "issue_not_to_bank",
         }
     }
 }

@@ -347,7 +347,7 @@ fn truncated_trailing_oversized_and_unknown_are_named() {
                 Err(DecodeError::UnknownVersion(version))
             );
         }
-        for kind in [0, 4, 255] {
+        for kind in [0, 5, 255] {
             assert_eq!(
                 Transaction::decode(&with(bytes, 1, &[kind])),
                 Err(DecodeError::UnknownKind(kind))

@@ -285,16 +285,22 @@ impl LedgerClient {
     /// returns the finished run (`state` is `passed` or `failed`). If one is
     /// running already, waits for that one.
     pub async fn audit(&self) -> Result<Value, ClientError> {
-        let run = match self.request(Method::POST, "/v1/audit", None).await {
-            Ok(run) => run,
-            Err(e) if e.code() == Some("audit_running") => {
-                let supply = self.supply().await?;
-                let Some(id) = supply["running_audit"].as_u64() else {
-                    return Err(e);
-                };
-                json!({"id": id, "state": "running"})
+        // A running audit is waited for; one that ends between the refusal
+        // and the look-up is no reason to give up: ask again (a few times).
+        let mut attempts = 0;
+        let run = loop {
+            match self.request(Method::POST, "/v1/audit", None).await {
+                Ok(run) => break run,
+                Err(e) if e.code() == Some("audit_running") && attempts < 50 => {
+                    attempts += 1;
+                    let supply = self.supply().await?;
+                    if let Some(id) = supply["running_audit"].as_u64() {
+                        break json!({"id": id, "state": "running"});
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         };
         let id = run["id"]
             .as_u64()

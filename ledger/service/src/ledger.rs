@@ -522,6 +522,16 @@ impl Ledger {
         // the officer set between this check and the issue's block.
         let governance = self.governance_lock();
         let policy = governance.issuance_policy();
+        // An issue goes only to a bank active now: a proposal made before
+        // the bank's suspension does not pay it.
+        let bank_active = self
+            .store
+            .participant(&proposal.bank_id)?
+            .is_some_and(|p| p.role == Role::Bank && p.status == ParticipantStatus::Active);
+        if !bank_active {
+            return Err(LedgerError::NotActive(proposal.bank_id.clone(), "bank"));
+        }
+        let digest = issue.digest();
         let mut signatures = Vec::new();
         for approval in self.store.approvals(&proposal.id)? {
             let Some(officer) = self.store.participant(&approval.officer_id)? else {
@@ -538,6 +548,15 @@ impl Ledger {
             };
             let signature = Signature::from_bytes(&sig_bytes)
                 .map_err(|_| StoreError::Corrupt("approval signature"))?;
+            // An approval made before the officer or the bank was re-keyed no
+            // longer verifies (another key, or another issue digest): it does
+            // not count, as a suspended officer's does not.
+            if key
+                .verify(ledger_core::Purpose::Officer, &digest, &signature)
+                .is_err()
+            {
+                continue;
+            }
             signatures.push(OfficerSignature {
                 officer: key,
                 signature,

@@ -12,177 +12,11 @@ use ledger_core::{
 };
 use ledger_service::auth::{sign_request, HEADER_TIMESTAMP};
 use ledger_service::client::{ClientError, LedgerClient};
-use ledger_service::ledger::{now_ms, Ledger, LedgerConfig};
-use ledger_service::metrics::Metrics;
-use ledger_service::store::{NewParticipant, Role};
+use ledger_service::ledger::now_ms;
 use rand::rngs::OsRng;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::net::TcpListener;
-use std::sync::Arc;
-use support::TestDatabase;
-
-const THRESHOLD: usize = 2;
-
-struct Node {
-    ledger: Arc<Ledger>,
-    base: String,
-    handle: actix_web::dev::ServerHandle,
-}
-
-/// Fields drop in order: the server and its connection pool go before the database.
-struct Net {
-    node: Option<Node>,
-    queue_depth_max: usize,
-    block_key: SecretKey,
-    officers: Vec<SecretKey>,
-    bank: WalletKeys,
-    db: TestDatabase,
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        // Stop the HTTP workers (they hold the ledger and its pool) before the
-        // database is dropped under them.
-        if let Some(node) = self.node.take() {
-            let handle = node.handle.clone();
-            drop(node);
-            tokio::task::block_in_place(|| {
-                tokio::runtime::Handle::current().block_on(handle.stop(true))
-            });
-        }
-    }
-}
-
-impl Net {
-    /// A fresh database, a ledger serving it, three officers and one admitted bank.
-    async fn start() -> Net {
-        Net::start_with(4096).await
-    }
-
-    /// As [`Net::start`], with the ledger's queues limited to `queue_depth_max`.
-    async fn start_with(queue_depth_max: usize) -> Net {
-        let db = TestDatabase::postgres();
-        let mut net = Net {
-            node: None,
-            queue_depth_max,
-            block_key: SecretKey::generate(&mut OsRng),
-            officers: (0..3).map(|_| SecretKey::generate(&mut OsRng)).collect(),
-            bank: WalletKeys::generate(&mut OsRng),
-            db,
-        };
-        net.boot();
-        for (i, officer) in net.officers.iter().enumerate() {
-            net.ledger()
-                .store()
-                .admit_participant(&NewParticipant {
-                    id: format!("officer-{i}"),
-                    name: format!("Officer {i}"),
-                    role: Role::Officer,
-                    spend_public_key: officer.public_key().to_bytes(),
-                    view_public_key: None,
-                    created_at_unix_ms: now_ms(),
-                })
-                .unwrap();
-        }
-        net.officer(0)
-            .admit(
-                "bank-a",
-                "Bank A",
-                "bank",
-                &net.bank.spend.public_key(),
-                Some(&net.bank.view.public_key()),
-            )
-            .await
-            .unwrap();
-        net
-    }
-
-    fn boot(&mut self) {
-        let ledger = Ledger::open(
-            LedgerConfig {
-                database_url: self.db.url().to_string(),
-                block_key: self.block_key.clone(),
-                threshold: THRESHOLD,
-                batch_max: 64,
-                queue_depth_max: self.queue_depth_max,
-                verifiers: 2,
-            },
-            Metrics::new(),
-        )
-        .unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let server = ledger_service::server::serve(ledger.clone(), listener, 2).unwrap();
-        let handle = server.handle();
-        tokio::spawn(server);
-        self.node = Some(Node {
-            ledger,
-            base,
-            handle,
-        });
-    }
-
-    async fn restart(&mut self) {
-        let node = self.node.take().unwrap();
-        node.handle.stop(true).await;
-        drop(node);
-        self.boot();
-    }
-
-    fn ledger(&self) -> &Arc<Ledger> {
-        &self.node.as_ref().unwrap().ledger
-    }
-
-    fn base(&self) -> &str {
-        &self.node.as_ref().unwrap().base
-    }
-
-    fn officer(&self, i: usize) -> LedgerClient {
-        LedgerClient::new(self.base(), self.officers[i].clone())
-    }
-
-    fn bank_client(&self) -> LedgerClient {
-        LedgerClient::new(self.base(), self.bank.spend.clone())
-    }
-
-    /// Issues `amount` to bank-a through two officers; returns the bank's notes.
-    async fn issue(&self, amount: u64) -> (Receipt, Vec<OwnedNote>) {
-        let proposal = self
-            .officer(0)
-            .propose("bank-a", Amount::new(amount))
-            .await
-            .unwrap();
-        let id = proposal["id"].as_str().unwrap().to_string();
-        let first = self.officer(0).approve(&id).await.unwrap();
-        assert_eq!(first["state"], "open");
-        let done = self.officer(1).approve(&id).await.unwrap();
-        assert_eq!(done["state"], "executed");
-        let receipt: Receipt = serde_json::from_value(done["receipt"].clone()).unwrap();
-        receipt.verify(&self.block_key.public_key()).unwrap();
-        let issue: ledger_core::Issue = serde_json::from_value(done["issue"].clone()).unwrap();
-        let mut issue = issue;
-        let tx = self
-            .bank_client()
-            .transaction(&receipt.tx_id)
-            .await
-            .unwrap();
-        let Transaction::Issue(stored) =
-            serde_json::from_value::<Transaction>(tx["transaction"].clone()).unwrap()
-        else {
-            panic!("not an issue");
-        };
-        issue.officer_signatures = stored.officer_signatures;
-        (receipt, issue.owned_notes())
-    }
-
-    async fn audit_ok(&self) -> Value {
-        // Officer 2 is never suspended by any test.
-        let audit = self.officer(2).audit().await.unwrap();
-        assert_eq!(audit["ok"], true, "{audit}");
-        audit["report"].clone()
-    }
-}
+use support::net::Net;
 
 fn pay(bank: &WalletKeys, notes: &[OwnedNote], to: &WalletKeys, amount: u64) -> ledger_core::Built {
     build_transfer(
@@ -348,7 +182,11 @@ async fn issuance_needs_m_distinct_active_officers() {
     let (status, code) = api_code(net.bank_client().approve(&id).await.unwrap_err());
     assert_eq!((status, code.as_str()), (403, "forbidden_role"));
     // Officer 0 is suspended by officer 2: its approval no longer counts, and it can no longer act.
-    net.officer(2).suspend("officer-0").await.unwrap();
+    // (An officer's suspension needs the threshold's approvals.)
+    net.officer(2)
+        .suspend("officer-0", &[net.officers[1].clone()])
+        .await
+        .unwrap();
     let (status, code) = api_code(net.officer(0).approve(&id).await.unwrap_err());
     assert_eq!((status, code.as_str()), (403, "suspended"));
     let two = net.officer(1).approve(&id).await.unwrap();
@@ -441,8 +279,7 @@ async fn every_bad_request_on_every_route_is_a_4xx_json_error() {
         // (method, path, officers only)
         ("GET", "/v1/ledger", false),
         ("GET", "/v1/participants", false),
-        ("POST", "/v1/participants", true),
-        ("POST", "/v1/participants/bank-z/suspend", true),
+        ("POST", "/v1/governance", true),
         ("POST", "/v1/issuances", true),
         (
             "GET",
@@ -464,6 +301,7 @@ async fn every_bad_request_on_every_route_is_a_4xx_json_error() {
         ("GET", "/v1/events?after=0", false),
         ("GET", "/v1/supply", false),
         ("POST", "/v1/audit", true),
+        ("GET", "/v1/audits/1", false),
         ("GET", "/v1/blocks/latest", false),
         ("GET", "/v1/blocks/0", false),
     ];
@@ -618,26 +456,34 @@ async fn every_bad_request_on_every_route_is_a_4xx_json_error() {
         ),
         (
             "POST",
-            "/v1/participants",
-            json!({"id": "x y", "name": "n", "role": "bank", "key": "00"}),
+            "/v1/governance",
+            json!({"sequence": 2, "action": {"type": "admit"}}),
             400,
             "invalid_json",
         ),
         (
             "POST",
-            "/v1/participants",
-            json!({"id": "bank-a", "name": "Again", "role": "bank",
-            "key": hex::encode(net.bank.spend.public_key().as_bytes()), "view_key": hex::encode(net.bank.view.public_key().as_bytes())}),
+            "/v1/governance",
+            json!({"sequence": 0, "action": {"type": "suspend", "id": "bank-a"}}),
             409,
-            "participant_exists",
+            "governance_sequence",
         ),
         (
             "POST",
-            "/v1/participants/nobody/suspend",
-            json!(null),
+            "/v1/governance",
+            json!({"sequence": 2, "action": {"type": "suspend", "id": "nobody"}}),
             404,
             "unknown_participant",
         ),
+        (
+            "POST",
+            "/v1/governance",
+            json!({"sequence": 2, "action": {"type": "suspend", "id": "bank-a"}}),
+            422,
+            "too_few_officers",
+        ),
+        ("GET", "/v1/audits/x", json!(null), 400, "bad_audit_id"),
+        ("GET", "/v1/audits/999", json!(null), 404, "unknown_audit"),
         ("GET", "/v1/blocks/abc", json!(null), 400, "bad_height"),
         ("GET", "/v1/blocks/999", json!(null), 404, "unknown_block"),
         ("GET", "/v1/notes/zz", json!(null), 400, "bad_note_id"),
@@ -678,13 +524,26 @@ async fn every_bad_request_on_every_route_is_a_4xx_json_error() {
             code,
         );
     }
-    // An issue cannot be submitted directly.
-    let issue = ledger_core::build_issue(
+    // An issue cannot be submitted directly: unsigned it is malformed, and even
+    // signed by officers it must come from a proposal.
+    let mut issue = ledger_core::build_issue(
         ledger_core::IssueReference([7; 32]),
         &[(net.bank.spend.public_key(), Amount::new(5))],
         &mut OsRng,
     )
     .unwrap();
+    let body = serde_json::to_vec(&Transaction::Issue(issue.clone())).unwrap();
+    let headers = sign(bank, "POST", "/v1/transactions", &body, now_ms());
+    let (status, answer) = raw(&base, "POST", "/v1/transactions", body, headers).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("0 officer signatures")),
+        "{answer}"
+    );
+    issue.sign(&net.officers[0], &mut OsRng);
+    issue.sign(&net.officers[1], &mut OsRng);
     let body = serde_json::to_vec(&Transaction::Issue(issue)).unwrap();
     let headers = sign(bank, "POST", "/v1/transactions", &body, now_ms());
     assert_error(
@@ -755,27 +614,84 @@ async fn a_full_queue_answers_503_with_retry_after_and_loses_nothing() {
     assert_eq!(report["outstanding"], 1_000_000);
 }
 
-/// A full audit replays the whole journal on every core: a second request
-/// while one runs is refused with 409 `audit_running` (and nothing is
-/// recorded for it), and the next one after it runs normally.
+/// A full audit replays the whole journal on every core: `POST /v1/audit`
+/// starts one in the background (202, its status resource), a second request
+/// while one runs is refused with 409 `audit_running` and records no run, and
+/// the next one after it runs normally. The running audit is held up
+/// deterministically by a lock on `blocks` that the test holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_full_audit_runs_at_a_time() {
+    use diesel::{Connection, RunQueryDsl};
     let net = Net::start().await;
     net.issue(5_000).await;
-    let audits_before = net.ledger().store().recent_audits(100).unwrap().len();
-    let running = net.ledger().try_start_audit().expect("no audit is running");
-    assert!(net.ledger().try_start_audit().is_none());
-    let refused = net.officer(2).audit().await.unwrap_err();
-    assert_eq!(api_code(refused), (409, "audit_running".to_string()));
+    let runs_before = net
+        .ledger()
+        .store()
+        .latest_audit_run(false)
+        .unwrap()
+        .map_or(0, |run| run.id);
+    let (locked, release) = std::sync::mpsc::channel::<()>();
+    let (unlock, released) = std::sync::mpsc::channel::<()>();
+    let url = net.db.url().to_string();
+    let holder = std::thread::spawn(move || {
+        let mut conn = diesel::PgConnection::establish(&url).unwrap();
+        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            diesel::sql_query("LOCK TABLE blocks IN ACCESS EXCLUSIVE MODE").execute(conn)?;
+            locked.send(()).unwrap();
+            released.recv().unwrap();
+            Ok(())
+        })
+        .unwrap();
+    });
+    release.recv().unwrap();
+    let (status, started) = raw(
+        net.base(),
+        "POST",
+        "/v1/audit",
+        vec![],
+        sign_request(
+            &net.officers[2],
+            "POST",
+            "/v1/audit",
+            b"",
+            now_ms(),
+            &mut OsRng,
+        )
+        .to_vec(),
+    )
+    .await;
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(started["state"], "running", "{started}");
+    let id = started["id"].as_u64().unwrap();
+    assert!(id > runs_before);
+    let refused = net
+        .officer(1)
+        .request(Method::POST, "/v1/audit", None)
+        .await;
     assert_eq!(
-        net.ledger().store().recent_audits(100).unwrap().len(),
-        audits_before
+        api_code(refused.unwrap_err()),
+        (409, "audit_running".to_string())
     );
-    drop(running);
+    assert_eq!(
+        net.ledger()
+            .store()
+            .latest_audit_run(false)
+            .unwrap()
+            .map(|run| run.id),
+        Some(id),
+        "the refused request recorded a run"
+    );
+    unlock.send(()).unwrap();
+    holder.join().unwrap();
     let report = net.audit_ok().await;
     assert_eq!(report["outstanding"], 5_000);
-    assert_eq!(
-        net.ledger().store().recent_audits(100).unwrap().len(),
-        audits_before + 1
-    );
+    let finished = net
+        .officer(0)
+        .request(Method::GET, &format!("/v1/audits/{id}"), None)
+        .await
+        .unwrap();
+    assert_eq!(finished["state"], "passed", "{finished}");
+    let supply = net.officer(0).supply().await.unwrap();
+    assert_eq!(supply["audited"]["outstanding"], 5_000, "{supply}");
+    assert_eq!(supply["running_audit"], Value::Null, "{supply}");
 }

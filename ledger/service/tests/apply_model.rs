@@ -710,6 +710,11 @@ impl Model {
                     coverage.hit("rejected OutputExists: several outputs clash");
                 }
             }
+            // The model applies no genesis, so no ceiling is fixed and no
+            // genesis entry is written.
+            Rejection::SupplyCeiling | Rejection::GenesisMisplaced => {
+                panic!("the model writes no governance: {rejection:?}")
+            }
             Rejection::ProposalNotExecutable(id) => coverage.hit(match self.proposals.get(&id.0) {
                 None => "rejected ProposalNotExecutable: unknown",
                 Some(p) if p.state == ProposalState::Executed => {
@@ -874,6 +879,7 @@ fn new_transaction(
         issued: (kind == TxKind::Issue).then(|| (rng.gen_range(0..=1_000_000), random_id(rng))),
         burned: (kind == TxKind::Redeem).then(|| rng.gen_range(0..=1_000_000)),
         executes_proposal: None,
+        governance: None,
     }
 }
 

@@ -19,13 +19,16 @@ use std::time::{Duration, Instant};
 
 use diesel::{Connection, RunQueryDsl};
 use ledger_core::audit::ZeroBalanced;
+use ledger_core::governance::{Action, Governance, Member, Role};
 use ledger_core::tx::IssueReference;
 use ledger_core::{
     build_issue, build_transfer, Amount, BlockHeader, Payment, SecretKey, Signature, Transaction,
     WalletKeys,
 };
 use ledger_service::audit::{audit_store, supply_audit_live, AuditFailure};
-use ledger_service::ledger::{new_transaction, seal, Ledger, LedgerConfig};
+use ledger_service::ledger::{
+    new_transaction, seal, GenesisConfig, Ledger, LedgerConfig, SUPPLY_CEILING_DEFAULT,
+};
 use ledger_service::metrics::Metrics;
 use ledger_service::store::seed::{seed_filler_notes, FILLER_NOTES_MAX};
 use ledger_service::store::{
@@ -46,12 +49,13 @@ on_both_backends!(
 /// Issues `ISSUED` to `bank` in a block of its own, as the ledger would, and
 /// returns the issue (whose openings the bank knows).
 fn issue_to(store: &Store, block_key: &SecretKey, bank: &WalletKeys) -> ledger_core::Issue {
-    let issue = build_issue(
+    let mut issue = build_issue(
         IssueReference([7; 32]),
         &[(bank.spend.public_key(), Amount::new(ISSUED))],
         &mut OsRng,
     )
     .unwrap();
+    issue.sign(officer(), &mut OsRng);
     let tx = Transaction::Issue(issue.clone());
     let outcomes = store
         .apply_batch(vec![new_transaction(&tx, tx.id(), None)], |draft| {
@@ -62,30 +66,60 @@ fn issue_to(store: &Store, block_key: &SecretKey, bank: &WalletKeys) -> ledger_c
     issue
 }
 
+/// The one officer of the tests' genesis.
+fn officer() -> &'static SecretKey {
+    static OFFICER: std::sync::OnceLock<SecretKey> = std::sync::OnceLock::new();
+    OFFICER.get_or_init(|| SecretKey::generate(&mut OsRng))
+}
+
+/// A genesis with one officer, threshold 1.
+fn genesis() -> GenesisConfig {
+    GenesisConfig {
+        officers: vec![("officer".into(), "Officer".into(), officer().public_key())],
+        threshold: 1,
+        supply_ceiling: Amount::new(SUPPLY_CEILING_DEFAULT),
+    }
+}
+
 fn filler_keeps_the_supply_and_the_ledger_commits_on_top(db: &TestDatabase) {
     let store = db.open();
     let block_key = SecretKey::generate(&mut OsRng);
     let bank = WalletKeys::generate(&mut OsRng);
+    // The running ledger founds the journal (genesis at height 0), and will
+    // verify and commit a real transfer on top of the filler.
+    let ledger = Ledger::open(
+        LedgerConfig::new(db.url().to_owned(), block_key.clone(), genesis()),
+        Metrics::new(),
+    )
+    .unwrap();
+    let mut admission = Governance::new(
+        1,
+        Action::Admit {
+            member: Member {
+                role: Role::Bank,
+                id: "bank".into(),
+                name: "Bank".into(),
+                key: bank.spend.public_key(),
+                view_key: Some(bank.view.public_key()),
+            },
+        },
+    );
+    admission.approve(officer(), &mut OsRng);
+    ledger.submit_governance(admission).unwrap();
     let issue = issue_to(&store, &block_key, &bank);
 
     let report = seed_filler_notes(&store, &block_key, FILLER, NOTES_PER_TRANSACTION_MAX).unwrap();
     assert_eq!(report.notes, FILLER);
     assert_eq!(report.transactions, 4);
-    assert_eq!(report.heights, (1, 1));
+    assert_eq!(report.heights, (3, 3));
     assert_eq!(report.event_seqs, (2, FILLER + 1));
 
     let live = supply_audit_live(&store).unwrap();
-    assert_eq!(live.height, Some(1));
+    assert_eq!(live.height, Some(3));
     assert_eq!(live.unspent_notes, FILLER + 1);
     assert_eq!(live.kernels, 4);
     assert_eq!(live.outstanding, Amount::new(ISSUED));
 
-    // The running ledger verifies and commits a real transfer on top.
-    let ledger = Ledger::open(
-        LedgerConfig::new(db.url().to_owned(), block_key.clone(), 1),
-        Metrics::new(),
-    )
-    .unwrap();
     let payee = WalletKeys::generate(&mut OsRng);
     let transfer = build_transfer(
         std::slice::from_ref(&bank.spend),
@@ -99,17 +133,17 @@ fn filler_keeps_the_supply_and_the_ledger_commits_on_top(db: &TestDatabase) {
     )
     .unwrap();
     let receipt = ledger.submit(&transfer.tx).unwrap();
-    assert_eq!(receipt.block.height, 2);
+    assert_eq!(receipt.block.height, 4);
 
     let live = supply_audit_live(&store).unwrap();
-    assert_eq!(live.height, Some(2));
+    assert_eq!(live.height, Some(4));
     assert_eq!(live.unspent_notes, FILLER + 2);
     assert_eq!(live.kernels, 5);
     assert_eq!(live.outstanding, Amount::new(ISSUED));
 
     // One chain of signed blocks, and one gap-free event feed, across the filler.
     let mut previous: Option<BlockHeader> = None;
-    for height in 0..=2 {
+    for height in 0..=4 {
         let block = store.block(height).unwrap().unwrap();
         let header = BlockHeader::from_bytes(&block.sealed.header).unwrap();
         header.check_follows(previous.as_ref()).unwrap();
@@ -130,8 +164,8 @@ fn filler_keeps_the_supply_and_the_ledger_commits_on_top(db: &TestDatabase) {
     assert_eq!(filler_created, usize::try_from(FILLER).unwrap());
 
     // The journal audit refuses the filler by name: it is not a ledger.
-    match audit_store(&store, block_key.public_key()) {
-        Err(AuditFailure::Block { height: 1, problem }) => {
+    match audit_store(&store, block_key.public_key(), &Default::default()) {
+        Err(AuditFailure::Block { height: 3, problem }) => {
             assert!(problem.contains("scale-benchmark filler"), "{problem}");
         }
         other => panic!("the journal audit accepted filler: {other:?}"),

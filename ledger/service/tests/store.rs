@@ -8,9 +8,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use ledger_service::store::{
-    Admission, ApplyOutcome, AuditRecord, BlockDraft, EventKind, Malformation, NewParticipant,
-    NewProposal, NonceClaim, ParticipantStatus, ProposalId, ProposalState, Rejection, Role, Spend,
-    Store, StoreError, TxLocation,
+    Admission, ApplyOutcome, AuditOutcome, AuditState, AuditTrigger, BlockDraft, EventKind,
+    Malformation, NewParticipant, NewProposal, NonceClaim, ParticipantStatus, ProposalId,
+    ProposalState, Rejection, Role, Spend, Store, StoreError, TxLocation,
 };
 use support::{id, issue, no_seal, note_id, owner, redeem, seal, transfer, TestDatabase};
 
@@ -588,16 +588,22 @@ fn amounts_above_i64_max_are_refused_not_wrapped(db: &TestDatabase) {
         store.create_proposal(&proposal),
         Err(StoreError::OutOfRange { .. })
     ));
+    let run = store.start_audit_run(AuditTrigger::Request, 0).unwrap();
     assert!(matches!(
-        store.record_audit(&AuditRecord {
-            time_unix_ms: 0,
-            height: None,
-            ok: true,
-            outstanding: u64::MAX
-        }),
+        store.finish_audit_run(
+            run,
+            AuditState::Passed,
+            1,
+            &AuditOutcome {
+                outstanding: u64::MAX,
+                ..AuditOutcome::default()
+            }
+        ),
         Err(StoreError::OutOfRange { .. })
     ));
-    assert_eq!(store.recent_audits(10).unwrap(), vec![]);
+    let still = store.audit_run(run).unwrap().unwrap();
+    assert_eq!(still.state, AuditState::Running, "nothing was recorded");
+    assert_eq!(store.latest_audit_run(true).unwrap(), None);
 }
 
 fn the_supply_snapshot_pages_through_unspent_commitments(db: &TestDatabase) {
@@ -662,23 +668,46 @@ fn the_supply_snapshot_pages_through_unspent_commitments(db: &TestDatabase) {
     );
     assert_eq!(redeemed, 100);
 
+    // An audit run: started, finished with 128-bit totals, found again; a
+    // run left running by a stopped ledger is marked abandoned.
+    let outcome = AuditOutcome {
+        height,
+        block_hash: Some(id(0xcc, 1)),
+        blocks: 3,
+        transactions: 5,
+        unspent_notes: 4,
+        issued: u128::from(u64::MAX) + 750,
+        redeemed: u128::from(u64::MAX) + 100,
+        outstanding: 650,
+        problem: None,
+    };
+    let run = store.start_audit_run(AuditTrigger::Schedule, 8).unwrap();
     store
-        .record_audit(&AuditRecord {
-            time_unix_ms: 9,
-            height,
-            ok: true,
-            outstanding: 650,
-        })
+        .finish_audit_run(run, AuditState::Passed, 9, &outcome)
+        .unwrap();
+    let found = store.latest_audit_run(true).unwrap().unwrap();
+    assert_eq!(found.id, run);
+    assert_eq!(found.trigger, AuditTrigger::Schedule);
+    assert_eq!(found.state, AuditState::Passed);
+    assert_eq!(
+        (found.started_unix_ms, found.finished_unix_ms),
+        (8, Some(9))
+    );
+    assert_eq!(found.outcome, outcome);
+    // A finished run does not change again.
+    store
+        .finish_audit_run(run, AuditState::Failed, 10, &AuditOutcome::default())
         .unwrap();
     assert_eq!(
-        store.recent_audits(1).unwrap(),
-        vec![AuditRecord {
-            time_unix_ms: 9,
-            height: Some(2),
-            ok: true,
-            outstanding: 650
-        }]
+        store.audit_run(run).unwrap().unwrap().state,
+        AuditState::Passed
     );
+    let left = store.start_audit_run(AuditTrigger::Request, 11).unwrap();
+    assert_eq!(store.abandon_running_audits(12).unwrap(), 1);
+    let abandoned = store.audit_run(left).unwrap().unwrap();
+    assert_eq!(abandoned.state, AuditState::Abandoned);
+    assert_eq!(store.latest_audit_run(true).unwrap().unwrap().id, run);
+    assert_eq!(store.latest_audit_run(false).unwrap().unwrap().id, left);
 }
 
 fn participants_are_admitted_found_by_key_and_suspended(db: &TestDatabase) {

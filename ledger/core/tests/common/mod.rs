@@ -76,6 +76,7 @@ impl Ledger {
                 self.kernels.push(spend.kernel.excess);
                 self.redeemed = self.redeemed.checked_add(spend.burned).unwrap();
             }
+            Transaction::Governance(_) => {}
         }
         Ok(())
     }
@@ -154,14 +155,14 @@ impl Fixture {
 pub fn spend(tx: &Transaction) -> &Spend {
     match tx {
         Transaction::Transfer(spend) | Transaction::Redeem(spend) => spend,
-        Transaction::Issue(_) => panic!("not a spend"),
+        Transaction::Issue(_) | Transaction::Governance(_) => panic!("not a spend"),
     }
 }
 
 pub fn spend_mut(tx: &mut Transaction) -> &mut Spend {
     match tx {
         Transaction::Transfer(spend) | Transaction::Redeem(spend) => spend,
-        Transaction::Issue(_) => panic!("not a spend"),
+        Transaction::Issue(_) | Transaction::Governance(_) => panic!("not a spend"),
     }
 }
 

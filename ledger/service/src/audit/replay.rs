@@ -12,7 +12,8 @@
 //!   is checked by [`GovernanceState::check`] against the governance in force
 //!   (officer set, threshold, approvals, key reuse) and then applied;
 //! - **issues**: [`ledger_core::verify`] with the officers and threshold in
-//!   force at that position, then the supply ceiling fixed at genesis;
+//!   force at that position, every output owned by a bank active there, then
+//!   the supply ceiling fixed at genesis;
 //! - **transfers and redeems**: every input a note the journal created and has
 //!   not spent (so no note is spent twice across the whole history), a redeem's
 //!   inputs owned by an active bank at that position, then the proofs and
@@ -392,6 +393,13 @@ impl Replay {
             Transaction::Issue(issue) => {
                 let governance = self.governance.as_ref().ok_or(Rejection::NoGenesis)?;
                 verify(&tx, &[], &governance.issuance_policy())?;
+                if let Some(index) = issue
+                    .outputs
+                    .iter()
+                    .position(|o| !governance.is_active_bank(&o.owner))
+                {
+                    return Err(Rejection::IssueNotToBank { index });
+                }
                 let (amount, blinding) = issue.totals().ok_or(Rejection::AmountOverflow)?;
                 self.supply.add_issued(amount, &blinding);
                 if self.supply.outstanding() > i128::from(governance.supply_ceiling.minor_units()) {

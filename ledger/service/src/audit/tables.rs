@@ -195,9 +195,11 @@ fn compare_kernels(
                         return Err(differs("kernels", id, "excess"));
                     }
                 }
-                _ => return Err(AuditFailure::Tables(format!(
+                _ => {
+                    return Err(AuditFailure::Tables(format!(
                     "kernels {id}: a row the journal does not derive (or one is missing before it)"
-                ))),
+                )))
+                }
             }
         }
         let full = page.len() == page_len(PAGE_ROWS);
@@ -258,9 +260,11 @@ fn compare_redemptions(
                     return Err(differs("redemptions", id, "amount"));
                 }
             }
-            _ => return Err(AuditFailure::Tables(format!(
+            _ => {
+                return Err(AuditFailure::Tables(format!(
                 "redemptions {id}: a row the journal does not derive (or one is missing before it)"
-            ))),
+            )))
+            }
         }
     }
     if rows.len() != derived.len() {

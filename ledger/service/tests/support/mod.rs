@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // Each test binary uses its own part of the harness.
 
+pub mod net;
+
 use diesel::pg::PgConnection;
 use diesel::{Connection, RunQueryDsl};
 use ledger_service::store::{
@@ -163,6 +165,7 @@ pub fn issue(n: u64, amount: u64, owners: &[Bytes32]) -> NewTransaction {
         issued: Some((amount, id(0xb1, n))),
         burned: None,
         executes_proposal: None,
+        governance: None,
     }
 }
 
@@ -179,6 +182,7 @@ pub fn transfer(n: u64, inputs: &[Bytes32], owners: &[Bytes32]) -> NewTransactio
         issued: None,
         burned: None,
         executes_proposal: None,
+        governance: None,
     }
 }
 
@@ -195,6 +199,7 @@ pub fn redeem(n: u64, inputs: &[Bytes32], burned: u64, owners: &[Bytes32]) -> Ne
         issued: None,
         burned: Some(burned),
         executes_proposal: None,
+        governance: None,
     }
 }
 
