@@ -42,6 +42,7 @@ start_ledger() {
         --database-url "$url" \
         --block-key "$WORK/ledger.json" \
         --threshold 2 \
+        --audit-every-blocks 0 \
         --officer "officer-1=$(public_key "$WORK/officer-1.json")" \
         --officer "officer-2=$(public_key "$WORK/officer-2.json")" \
         2>"$WORK/ledger.log" &
