@@ -153,6 +153,8 @@ pub enum Rejection {
     OutputExists { index: usize },
     #[error("issue output {index} is not owned by an active bank")]
     IssueNotToBank { index: usize },
+    #[error("an earlier issue has the same reference: a proposal executed twice")]
+    IssueReferenceReused,
 }
 
 impl Rejection {
@@ -202,6 +204,7 @@ impl Rejection {
             Rejection::RedeemNotBank { .. } => "redeem_not_bank",
             Rejection::OutputExists { .. } => "output_exists",
             Rejection::IssueNotToBank { .. } => "issue_not_to_bank",
+            Rejection::IssueReferenceReused => "issue_reference_reused",
         }
     }
 }

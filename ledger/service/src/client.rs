@@ -209,8 +209,9 @@ impl LedgerClient {
 
     /// Fetches the proposal, checks that the issue it would execute is the one
     /// the proposal describes (its reference derives from the proposal id, one
-    /// output of the proposal's amount), then signs its digest and approves. So
-    /// an officer never signs an issue the ledger made up.
+    /// output of the proposal's amount to the bank's current key), then signs
+    /// its digest and approves. So an officer never signs an issue the ledger
+    /// made up.
     pub async fn approve(&self, id: &str) -> Result<Value, ClientError> {
         let proposal = self.proposal(id).await?;
         let issue: ledger_core::Issue = Self::decode(proposal["issue"].clone())?;
@@ -219,13 +220,20 @@ impl LedgerClient {
             .map_err(|_| ClientError::Decode("proposal id".into()))?;
         let reference = crate::ledger::issuance_reference(&crate::store::ProposalId(proposal_id));
         let amount = proposal["amount"].as_u64();
+        let participants = self.request(Method::GET, "/v1/participants", None).await?;
+        let bank_key = participants["participants"]
+            .as_array()
+            .and_then(|all| all.iter().find(|p| p["id"] == proposal["bank_id"]))
+            .and_then(|bank| bank["key"].as_str())
+            .map(str::to_owned);
         let matches = issue.reference.to_bytes() == reference
             && issue.outputs.len() == 1
-            && Some(issue.outputs[0].value.minor_units()) == amount;
+            && Some(issue.outputs[0].value.minor_units()) == amount
+            && bank_key.as_deref() == Some(hex::encode(issue.outputs[0].owner.as_bytes()).as_str());
         if !matches {
             return Err(ClientError::Decode(format!(
-                "the issue served for proposal {id} is not the proposal's (reference or amount \
-                 differ): refusing to sign it"
+                "the issue served for proposal {id} is not the proposal's (reference, amount or \
+                 the bank's key differ): refusing to sign it"
             )));
         }
         let signature: Signature = self.key.sign(

@@ -100,6 +100,16 @@ pub(super) fn memo_digest(memo: &[u8]) -> [u8; 32] {
     Sha256::digest(memo).into()
 }
 
+/// An issue as the tables must repeat it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct DerivedIssue {
+    pub amount: u64,
+    pub blinding: [u8; 32],
+    pub reference: [u8; 32],
+    /// The bank that received it (the active bank whose key owns output 0).
+    pub bank_id: String,
+}
+
 /// A spend waiting for its proofs and signatures to be checked.
 struct Pending {
     height: u64,
@@ -143,8 +153,8 @@ pub struct Replayed {
     pub(super) notes: HashMap<NoteId, DerivedNote>,
     pub(super) next_event_seq: u64,
     pub(super) kernels: Vec<(TxId, [u8; 32])>,
-    /// Issue id → (total amount, summed blinding, reference, owner of output 0).
-    pub(super) issues: HashMap<TxId, (u64, [u8; 32], [u8; 32])>,
+    /// Issue id → what the tables must repeat of it.
+    pub(super) issues: HashMap<TxId, DerivedIssue>,
     pub(super) redemptions: Vec<(TxId, u64)>,
     pub(super) supply: SupplyAudit,
 }
@@ -256,7 +266,9 @@ struct Replay {
     notes: HashMap<NoteId, DerivedNote>,
     next_event_seq: u64,
     kernels: Vec<(TxId, [u8; 32])>,
-    issues: HashMap<TxId, (u64, [u8; 32], [u8; 32])>,
+    issues: HashMap<TxId, DerivedIssue>,
+    /// Every issue reference used so far: each proposal executes once.
+    references: std::collections::HashSet<[u8; 32]>,
     redemptions: Vec<(TxId, u64)>,
     supply: SupplyAudit,
     blocks: u64,
@@ -283,6 +295,7 @@ impl Replay {
             next_event_seq: 1,
             kernels: Vec::new(),
             issues: HashMap::new(),
+            references: std::collections::HashSet::new(),
             redemptions: Vec::new(),
             supply: SupplyAudit::new(),
             blocks: 0,
@@ -400,6 +413,15 @@ impl Replay {
                 {
                     return Err(Rejection::IssueNotToBank { index });
                 }
+                if !self.references.insert(issue.reference.to_bytes()) {
+                    return Err(Rejection::IssueReferenceReused);
+                }
+                let bank_id = issue
+                    .outputs
+                    .first()
+                    .and_then(|o| governance.active_by_key(&o.owner))
+                    .map(|p| p.id.clone())
+                    .unwrap_or_default();
                 let (amount, blinding) = issue.totals().ok_or(Rejection::AmountOverflow)?;
                 self.supply.add_issued(amount, &blinding);
                 if self.supply.outstanding() > i128::from(governance.supply_ceiling.minor_units()) {
@@ -407,11 +429,12 @@ impl Replay {
                 }
                 self.issues.insert(
                     id,
-                    (
-                        amount.minor_units(),
-                        blinding.to_bytes(),
-                        issue.reference.to_bytes(),
-                    ),
+                    DerivedIssue {
+                        amount: amount.minor_units(),
+                        blinding: blinding.to_bytes(),
+                        reference: issue.reference.to_bytes(),
+                        bank_id,
+                    },
                 );
             }
             Transaction::Transfer(spend) | Transaction::Redeem(spend) => {

@@ -9,7 +9,7 @@
 
 use super::replay::{memo_digest, Replayed};
 use super::AuditFailure;
-use crate::store::{EventKind, ParticipantStatus, Role, SupplySnapshot};
+use crate::store::{EventKind, ParticipantStatus, ProposalState, Role, SupplySnapshot};
 use ledger_core::governance::{self, Status};
 use ledger_core::{NoteId, TxId};
 
@@ -223,15 +223,15 @@ fn compare_issuances(
     let rows = snapshot.issuances()?;
     for row in &rows {
         let id = TxId(row.tx_id);
-        let Some((amount, blinding, _)) = replayed.issues.get(&id) else {
+        let Some(issue) = replayed.issues.get(&id) else {
             return Err(AuditFailure::Tables(format!(
                 "issuances {id}: the journal holds no such issue"
             )));
         };
-        if row.amount != *amount {
+        if row.amount != issue.amount {
             return Err(differs("issuances", id, "amount"));
         }
-        if row.blinding != *blinding {
+        if row.blinding != issue.blinding {
             return Err(differs("issuances", id, "blinding"));
         }
     }
@@ -330,27 +330,51 @@ fn compare_participants(
     Ok(())
 }
 
-/// An executed proposal names the issue that executed it: that issue must be
-/// in the journal, for the proposal's amount, with the reference its id derives.
+/// Every issue of the journal executes exactly one proposal, and the
+/// proposals say so: a proposal whose reference an issue of the journal
+/// carries is `executed` by that issue, for its amount and its bank; any other
+/// proposal is not executed; and no issue lacks its proposal.
 fn compare_proposals(
     snapshot: &mut SupplySnapshot<'_>,
     replayed: &Replayed,
 ) -> Result<(), AuditFailure> {
-    for proposal in snapshot.executed_proposals()? {
+    let by_reference: std::collections::HashMap<[u8; 32], (TxId, &super::replay::DerivedIssue)> =
+        replayed
+            .issues
+            .iter()
+            .map(|(id, issue)| (issue.reference, (*id, issue)))
+            .collect();
+    let mut matched = 0usize;
+    for proposal in snapshot.all_proposals()? {
         let key = hex::encode(proposal.id.0);
-        let Some(tx) = proposal.executed_by.map(TxId) else {
-            return Err(differs("issuance_proposals", key, "executed_by"));
-        };
-        let Some((amount, _, reference)) = replayed.issues.get(&tx) else {
-            return Err(differs("issuance_proposals", key, "executed_by"));
-        };
-        let expected = crate::ledger::issuance_reference(&proposal.id);
-        if *reference != expected {
-            return Err(differs("issuance_proposals", key, "executed_by"));
+        let reference = crate::ledger::issuance_reference(&proposal.id);
+        let executed = proposal.state == ProposalState::Executed;
+        match by_reference.get(&reference) {
+            Some((tx, issue)) => {
+                matched += 1;
+                if !executed {
+                    return Err(differs("issuance_proposals", key, "state"));
+                }
+                if proposal.executed_by != Some(tx.0) {
+                    return Err(differs("issuance_proposals", key, "executed_by"));
+                }
+                if proposal.amount != issue.amount {
+                    return Err(differs("issuance_proposals", key, "amount"));
+                }
+                if proposal.bank_id != issue.bank_id {
+                    return Err(differs("issuance_proposals", key, "bank_id"));
+                }
+            }
+            None if executed => return Err(differs("issuance_proposals", key, "executed_by")),
+            None => {}
         }
-        if *amount != proposal.amount {
-            return Err(differs("issuance_proposals", key, "amount"));
-        }
+    }
+    if matched != replayed.issues.len() {
+        return Err(AuditFailure::Tables(format!(
+            "issuance_proposals: {} of the journal's {} issues have no proposal",
+            replayed.issues.len() - matched,
+            replayed.issues.len()
+        )));
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use super::error::StoreError;
 use super::governance::{
     participant_from_row, proposal_from_row, Participant, ParticipantRow, Proposal, ProposalRow,
-    ProposalState, PARTICIPANT_COLUMNS, PROPOSAL_COLUMNS,
+    PARTICIPANT_COLUMNS, PROPOSAL_COLUMNS,
 };
 use super::read::{
     block_from_row, note_from_row, BlockRow, NoteRow, SupplySnapshot, BLOCK_COLUMNS, NOTE_COLUMNS,
@@ -254,10 +254,9 @@ impl SupplySnapshot<'_> {
             .collect()
     }
 
-    /// Every executed issuance proposal.
-    pub fn executed_proposals(&mut self) -> Result<Vec<Proposal>, StoreError> {
+    /// Every issuance proposal, in any state.
+    pub fn all_proposals(&mut self) -> Result<Vec<Proposal>, StoreError> {
         issuance_proposals::table
-            .filter(issuance_proposals::state.eq(ProposalState::Executed.as_db()))
             .select(PROPOSAL_COLUMNS)
             .load::<ProposalRow>(self.conn)?
             .into_iter()
