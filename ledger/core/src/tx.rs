@@ -434,7 +434,7 @@ impl TxKind {
     }
 }
 
-/// A transaction. The JSON form is `{"kind": "issue" | "transfer" | "redeem", ...fields}`,
+/// A transaction. The JSON form is `{"kind": "issue" | "transfer" | "redeem" | "governance", ...fields}`,
 /// every binary value in lowercase hex; it is checked by the same structural rules as
 /// the binary decoder ([`Transaction::check_structure`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,18 +1,27 @@
 //! Vectors from outside the code under test: block headers and their hashes, Merkle
-//! roots and inclusion paths, receipts and Schnorr signatures, kept in
-//! `tests/vectors/journal.json`.
+//! roots and inclusion paths, receipts, Schnorr signatures and governance entries,
+//! kept in `tests/vectors/journal.json`.
 //!
 //! [`spec`] below re-implements the formats from their written specification (the
-//! module docs of `ledger_core::journal` and `ledger_core::keys`) with `sha2`,
-//! `curve25519-dalek` and `merlin` alone; it calls nothing of `ledger_core`. Every
-//! vector is checked twice, positive and negative cases alike: recomputed by
-//! [`spec`], and run through the project's code (`journal::*`, `BlockHeader`,
-//! `Receipt::verify`, `PublicKey::verify`). A change to a format therefore fails
+//! module docs of `ledger_core::journal` and `ledger_core::keys`, and PROTOCOL.md
+//! §13 for governance entries) with `sha2`, `curve25519-dalek` and `merlin` alone;
+//! it calls nothing of `ledger_core`. Every vector is checked twice, positive and
+//! negative cases alike: recomputed by [`spec`], and run through the project's code
+//! (`journal::*`, `BlockHeader`, `Receipt::verify`, `PublicKey::verify`,
+//! `Transaction::decode`, `GovernanceState`). A change to a format therefore fails
 //! here even if the file is regenerated, unless [`spec`] changes with it, and that
 //! is a visible change to the protocol.
 //!
-//! The transaction ids of the vectors are `SHA-256("cbdc.vectors.txid" ‖ i as u32
-//! little-endian)` for `i = 0, 1, …, 32`.
+//! The transaction ids of the block and Merkle vectors are
+//! `SHA-256("cbdc.vectors.txid" ‖ i as u32 little-endian)` for `i = 0, 1, …, 32`.
+//!
+//! The governance entries are one history from a genesis (three officers,
+//! threshold 2): a bank admitted, suspended, reinstated and rekeyed, an officer
+//! rekeyed, the threshold raised to 3. [`spec`] builds each encoding field by
+//! field from the entry's JSON form, computes the digest and id and verifies the
+//! approvals; the project decodes the same bytes and accepts the entries in
+//! order. Entries the state refuses (a tampered approval, a wrong or replayed
+//! sequence, too few or foreign approvers) and bytes the decoder refuses follow.
 //!
 //! The file is written by [`generate`] at the end, which computes every
 //! deterministic value (header bytes, hashes, roots, paths) with both
@@ -27,8 +36,12 @@
 //!
 //! and say in the commit why compatibility breaks.
 
+use ledger_core::governance::{Action, Governance, GovernanceState, Member, Role};
 use ledger_core::journal::{self, BlockHeader, JournalError, Receipt};
-use ledger_core::{PublicKey, Purpose, SecretKey, Signature, SignatureError, TxId};
+use ledger_core::{
+    Amount, PublicKey, Purpose, SecretKey, Signature, SignatureError, Transaction, TxId, TxKind,
+    WalletKeys,
+};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde_json::{json, Value};
@@ -318,6 +331,341 @@ mod spec {
             _ => Err("not_included"),
         }
     }
+
+    // Governance entries, from PROTOCOL.md §13 (and §12.1 for the decoding codes).
+
+    pub const OFFICER: u8 = 1;
+    pub const BANK: u8 = 2;
+    /// `ENCODED_LEN_MAX`, §8.1.
+    pub const ENCODED_LEN_MAX: usize = 16_384;
+    const APPROVALS_MAX: usize = 32;
+    const GENESIS_MEMBERS_MAX: usize = 32;
+    const ID_MAX: usize = 64;
+    const NAME_MAX: usize = 200;
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Member {
+        pub role: u8,
+        pub id: String,
+        pub name: String,
+        pub key: [u8; 32],
+        pub view_key: Option<[u8; 32]>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum Action {
+        Genesis {
+            ledger_key: [u8; 32],
+            threshold: u8,
+            supply_ceiling: u64,
+            members: Vec<Member>,
+        },
+        Admit(Member),
+        Suspend(String),
+        Reinstate(String),
+        Rekey {
+            id: String,
+            key: [u8; 32],
+            view_key: Option<[u8; 32]>,
+        },
+        SetThreshold(u8),
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Approval {
+        pub officer: [u8; 32],
+        pub signature: [u8; 64],
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Entry {
+        pub sequence: u64,
+        pub action: Action,
+        pub approvals: Vec<Approval>,
+    }
+
+    /// `len u8 ‖ bytes`; the limits keep every id and name under 256 bytes.
+    fn push_text(out: &mut Vec<u8>, text: &str) {
+        out.push(u8::try_from(text.len()).expect("an id or name under 256 bytes"));
+        out.extend_from_slice(text.as_bytes());
+    }
+
+    /// `view_flag u8 ‖ (view [32] if view_flag = 1)`.
+    fn push_view_key(out: &mut Vec<u8>, view_key: &Option<[u8; 32]>) {
+        match view_key {
+            None => out.push(0),
+            Some(view) => {
+                out.push(1);
+                out.extend_from_slice(view);
+            }
+        }
+    }
+
+    /// `role u8 ‖ id ‖ name ‖ key [32] ‖ view_flag u8 ‖ (view [32])`.
+    fn push_member(out: &mut Vec<u8>, member: &Member) {
+        out.push(member.role);
+        push_text(out, &member.id);
+        push_text(out, &member.name);
+        out.extend_from_slice(&member.key);
+        push_view_key(out, &member.view_key);
+    }
+
+    /// `tag u8 ‖ body`, §13.1: what the digest binds.
+    pub fn action_bytes(action: &Action) -> Vec<u8> {
+        let mut out = Vec::new();
+        match action {
+            Action::Genesis {
+                ledger_key,
+                threshold,
+                supply_ceiling,
+                members,
+            } => {
+                out.push(1);
+                out.extend_from_slice(ledger_key);
+                out.push(*threshold);
+                out.extend_from_slice(&supply_ceiling.to_le_bytes());
+                out.push(u8::try_from(members.len()).expect("at most 32 members"));
+                for member in members {
+                    push_member(&mut out, member);
+                }
+            }
+            Action::Admit(member) => {
+                out.push(2);
+                push_member(&mut out, member);
+            }
+            Action::Suspend(id) => {
+                out.push(3);
+                push_text(&mut out, id);
+            }
+            Action::Reinstate(id) => {
+                out.push(4);
+                push_text(&mut out, id);
+            }
+            Action::Rekey { id, key, view_key } => {
+                out.push(5);
+                push_text(&mut out, id);
+                out.extend_from_slice(key);
+                push_view_key(&mut out, view_key);
+            }
+            Action::SetThreshold(threshold) => {
+                out.push(6);
+                out.push(*threshold);
+            }
+        }
+        out
+    }
+
+    /// `version u8 = 1 ‖ kind u8 = 4 ‖ sequence u64 ‖ action ‖ k u8 ‖
+    /// k × (officer [32] ‖ signature [64])`.
+    pub fn entry_bytes(entry: &Entry) -> Vec<u8> {
+        let mut out = vec![1u8, 4];
+        out.extend_from_slice(&entry.sequence.to_le_bytes());
+        out.extend_from_slice(&action_bytes(&entry.action));
+        out.push(u8::try_from(entry.approvals.len()).expect("at most 32 approvals"));
+        for approval in &entry.approvals {
+            out.extend_from_slice(&approval.officer);
+            out.extend_from_slice(&approval.signature);
+        }
+        out
+    }
+
+    /// §13.2: the transcript `cbdc.tx.v1` of kind 4, the sequence and the
+    /// action bytes; 32 challenge bytes labelled `digest`.
+    pub fn governance_digest(sequence: u64, action_bytes: &[u8]) -> Hash {
+        let mut t = Transcript::new(b"cbdc.tx.v1");
+        t.append_u64(b"kind", 4);
+        t.append_u64(b"sequence", sequence);
+        t.append_message(b"action", action_bytes);
+        let mut out = [0u8; 32];
+        t.challenge_bytes(b"digest", &mut out);
+        out
+    }
+
+    /// `SHA-256("cbdc.txid.v1" ‖ encoding)`, §10.
+    pub fn transaction_id(encoding: &[u8]) -> Hash {
+        sha256(&[b"cbdc.txid.v1", encoding])
+    }
+
+    /// The index of the first approval that does not verify (purpose
+    /// `governance`, over the entry's digest), if any.
+    pub fn first_bad_approval(entry: &Entry) -> Option<usize> {
+        let digest = governance_digest(entry.sequence, &action_bytes(&entry.action));
+        entry.approvals.iter().position(|approval| {
+            verify(
+                &approval.officer,
+                b"governance",
+                &digest,
+                &approval.signature,
+            ) != Outcome::Valid
+        })
+    }
+
+    struct Cursor<'a>(&'a [u8]);
+
+    impl<'a> Cursor<'a> {
+        fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
+            if self.0.len() < n {
+                return Err("encoding_truncated");
+            }
+            let (head, tail) = self.0.split_at(n);
+            self.0 = tail;
+            Ok(head)
+        }
+
+        fn byte(&mut self) -> Result<u8, &'static str> {
+            Ok(self.take(1)?[0])
+        }
+
+        fn u64(&mut self) -> Result<u64, &'static str> {
+            let bytes = self.take(8)?.try_into().expect("8 bytes");
+            Ok(u64::from_le_bytes(bytes))
+        }
+
+        fn key(&mut self) -> Result<[u8; 32], &'static str> {
+            let key: [u8; 32] = self.take(32)?.try_into().expect("32 bytes");
+            point(&key).ok_or("non_canonical_point")?;
+            Ok(key)
+        }
+
+        /// `R` a canonical point other than the identity, `s` a canonical scalar.
+        fn signature(&mut self) -> Result<[u8; 64], &'static str> {
+            let signature: [u8; 64] = self.take(64)?.try_into().expect("64 bytes");
+            let r: [u8; 32] = signature[..32].try_into().expect("32 bytes");
+            let s: [u8; 32] = signature[32..].try_into().expect("32 bytes");
+            let s_canonical = bool::from(Scalar::from_canonical_bytes(s).is_some());
+            if point(&r).is_none() || !s_canonical {
+                return Err("non_canonical_signature");
+            }
+            Ok(signature)
+        }
+
+        fn text(&mut self) -> Result<String, &'static str> {
+            let len = usize::from(self.byte()?);
+            String::from_utf8(self.take(len)?.to_vec()).map_err(|_| "bad_text")
+        }
+
+        fn view_key(&mut self) -> Result<Option<[u8; 32]>, &'static str> {
+            match self.byte()? {
+                0 => Ok(None),
+                1 => Ok(Some(self.key()?)),
+                _ => Err("unknown_tag"),
+            }
+        }
+
+        fn member(&mut self) -> Result<Member, &'static str> {
+            let role = self.byte()?;
+            if role != OFFICER && role != BANK {
+                return Err("unknown_tag");
+            }
+            Ok(Member {
+                role,
+                id: self.text()?,
+                name: self.text()?,
+                key: self.key()?,
+                view_key: self.view_key()?,
+            })
+        }
+
+        fn action(&mut self) -> Result<Action, &'static str> {
+            Ok(match self.byte()? {
+                1 => {
+                    let ledger_key = self.key()?;
+                    let threshold = self.byte()?;
+                    let supply_ceiling = self.u64()?;
+                    let mut members = Vec::new();
+                    for _ in 0..self.byte()? {
+                        members.push(self.member()?);
+                    }
+                    Action::Genesis {
+                        ledger_key,
+                        threshold,
+                        supply_ceiling,
+                        members,
+                    }
+                }
+                2 => Action::Admit(self.member()?),
+                3 => Action::Suspend(self.text()?),
+                4 => Action::Reinstate(self.text()?),
+                5 => Action::Rekey {
+                    id: self.text()?,
+                    key: self.key()?,
+                    view_key: self.view_key()?,
+                },
+                6 => Action::SetThreshold(self.byte()?),
+                _ => return Err("unknown_tag"),
+            })
+        }
+    }
+
+    fn check_id(id: &str) -> Result<(), &'static str> {
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        if (1..=ID_MAX).contains(&id.len()) && id.bytes().all(allowed) {
+            Ok(())
+        } else {
+            Err("bad_participant_id")
+        }
+    }
+
+    /// The limits of §13.1, in its order (member by member: id, then name).
+    fn check_limits(entry: &Entry) -> Result<(), &'static str> {
+        if entry.approvals.len() > APPROVALS_MAX {
+            return Err("too_many_officer_signatures");
+        }
+        let members: &[Member] = match &entry.action {
+            Action::Genesis { members, .. } => {
+                if members.is_empty() || members.len() > GENESIS_MEMBERS_MAX {
+                    return Err("genesis_members");
+                }
+                members
+            }
+            Action::Admit(member) => std::slice::from_ref(member),
+            Action::Suspend(id) | Action::Reinstate(id) | Action::Rekey { id, .. } => {
+                return check_id(id);
+            }
+            Action::SetThreshold(_) => &[],
+        };
+        for member in members {
+            check_id(&member.id)?;
+            if member.name.is_empty() || member.name.len() > NAME_MAX {
+                return Err("bad_name");
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a governance entry (kind 4 only) as §13.1 writes it, refusing what
+    /// the decoder must refuse with the code §12.1 and §13.1 give it.
+    pub fn parse_entry(bytes: &[u8]) -> Result<Entry, &'static str> {
+        if bytes.len() > ENCODED_LEN_MAX {
+            return Err("encoding_too_long");
+        }
+        let mut r = Cursor(bytes);
+        if r.byte()? != 1 {
+            return Err("unknown_version");
+        }
+        if r.byte()? != 4 {
+            return Err("not_a_governance_entry");
+        }
+        let sequence = r.u64()?;
+        let action = r.action()?;
+        let mut approvals = Vec::new();
+        for _ in 0..r.byte()? {
+            approvals.push(Approval {
+                officer: r.key()?,
+                signature: r.signature()?,
+            });
+        }
+        if !r.0.is_empty() {
+            return Err("trailing_bytes");
+        }
+        let entry = Entry {
+            sequence,
+            action,
+            approvals,
+        };
+        check_limits(&entry)?;
+        Ok(entry)
+    }
 }
 
 use spec::Hash;
@@ -393,6 +741,7 @@ fn purpose(label: &str) -> Purpose {
         "officer" => Purpose::Officer,
         "request" => Purpose::Request,
         "block" => Purpose::Block,
+        "governance" => Purpose::Governance,
         other => panic!("no purpose {other}"),
     }
 }
@@ -438,6 +787,173 @@ fn expected_error(v: &Value) -> Result<(), &'static str> {
         "not_included" => Err("not_included"),
         other => panic!("no error {other}"),
     }
+}
+
+// Governance entries: the JSON form (§13.2) read field by field for [`spec`],
+// and the project's types.
+
+fn keys_exactly(v: &Value, keys: &[&str]) {
+    let object = v.as_object().expect("an object");
+    assert_eq!(object.len(), keys.len(), "{v}");
+    for key in keys {
+        assert!(object.contains_key(*key), "{key} in {v}");
+    }
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().expect("a string").to_owned()
+}
+
+fn small(v: &Value) -> u8 {
+    u8::try_from(number(v)).expect("a u8")
+}
+
+fn optional_key(v: &Value) -> Option<[u8; 32]> {
+    (!v.is_null()).then(|| fixed(v))
+}
+
+fn spec_member(v: &Value) -> spec::Member {
+    keys_exactly(v, &["role", "id", "name", "key", "view_key"]);
+    let role = match v["role"].as_str().expect("a role") {
+        "officer" => spec::OFFICER,
+        "bank" => spec::BANK,
+        other => panic!("no role {other}"),
+    };
+    spec::Member {
+        role,
+        id: text(&v["id"]),
+        name: text(&v["name"]),
+        key: fixed(&v["key"]),
+        view_key: optional_key(&v["view_key"]),
+    }
+}
+
+fn spec_action(v: &Value) -> spec::Action {
+    match v["type"].as_str().expect("an action type") {
+        "genesis" => {
+            keys_exactly(
+                v,
+                &[
+                    "type",
+                    "ledger_key",
+                    "threshold",
+                    "supply_ceiling",
+                    "members",
+                ],
+            );
+            spec::Action::Genesis {
+                ledger_key: fixed(&v["ledger_key"]),
+                threshold: small(&v["threshold"]),
+                supply_ceiling: number(&v["supply_ceiling"]),
+                members: array(&v["members"]).iter().map(spec_member).collect(),
+            }
+        }
+        "admit" => {
+            keys_exactly(v, &["type", "member"]);
+            spec::Action::Admit(spec_member(&v["member"]))
+        }
+        "suspend" => {
+            keys_exactly(v, &["type", "id"]);
+            spec::Action::Suspend(text(&v["id"]))
+        }
+        "reinstate" => {
+            keys_exactly(v, &["type", "id"]);
+            spec::Action::Reinstate(text(&v["id"]))
+        }
+        "rekey" => {
+            keys_exactly(v, &["type", "id", "key", "view_key"]);
+            spec::Action::Rekey {
+                id: text(&v["id"]),
+                key: fixed(&v["key"]),
+                view_key: optional_key(&v["view_key"]),
+            }
+        }
+        "set_threshold" => {
+            keys_exactly(v, &["type", "threshold"]);
+            spec::Action::SetThreshold(small(&v["threshold"]))
+        }
+        other => panic!("no action {other}"),
+    }
+}
+
+/// `{"kind": "governance", "sequence", "action", "approvals"}`.
+fn spec_entry(v: &Value) -> spec::Entry {
+    keys_exactly(v, &["kind", "sequence", "action", "approvals"]);
+    assert_eq!(v["kind"], "governance");
+    let approvals = array(&v["approvals"])
+        .iter()
+        .map(|a| {
+            keys_exactly(a, &["officer", "signature"]);
+            spec::Approval {
+                officer: fixed(&a["officer"]),
+                signature: fixed(&a["signature"]),
+            }
+        })
+        .collect();
+    spec::Entry {
+        sequence: number(&v["sequence"]),
+        action: spec_action(&v["action"]),
+        approvals,
+    }
+}
+
+fn optional_index(v: &Value) -> Option<usize> {
+    v.as_u64().map(|i| usize::try_from(i).unwrap())
+}
+
+/// Decodes a stored entry and checks that the project re-encodes, hashes,
+/// digests and serialises it as stored, and that its approvals verify.
+fn project_entry(e: &Value) -> Governance {
+    let what = e["description"].as_str().unwrap();
+    let encoded = bytes(&e["encoding"]);
+    let tx = Transaction::decode(&encoded).expect(what);
+    assert_eq!(tx.kind(), TxKind::Governance, "{what}");
+    assert_eq!(tx.encode(), encoded, "{what}");
+    assert_eq!(tx.id().0, fixed::<32>(&e["id"]), "{what}");
+    let digest = tx.digest();
+    assert_eq!(digest, fixed::<32>(&e["digest"]), "{what}");
+    let from_json: Transaction = serde_json::from_value(e["json"].clone()).expect(what);
+    assert_eq!(from_json, tx, "{what}");
+    assert_eq!(serde_json::to_value(&tx).unwrap(), e["json"], "{what}");
+    let Transaction::Governance(entry) = tx else {
+        unreachable!("the kind is governance")
+    };
+    for approval in &entry.approvals {
+        let verified = approval
+            .officer
+            .verify(Purpose::Governance, &digest, &approval.signature);
+        assert_eq!(verified, Ok(()), "{what}");
+    }
+    entry
+}
+
+/// The state the genesis founds, after `entries[1..]` are checked and applied.
+fn project_state(entries: &[Governance], block_key: &PublicKey) -> GovernanceState {
+    let (genesis, later) = entries.split_first().expect("a genesis");
+    let mut state = GovernanceState::genesis(genesis, block_key).expect("the genesis");
+    for entry in later {
+        let accepted = state.check(entry);
+        assert_eq!(accepted, Ok(()), "entry {}", entry.sequence);
+        state.apply(entry);
+    }
+    state
+}
+
+/// What the project says of a rejected entry after `after` stored entries.
+fn project_rejection(
+    entries: &[Governance],
+    block_key: &PublicKey,
+    encoded: &[u8],
+    after: usize,
+) -> &'static str {
+    let Transaction::Governance(entry) = Transaction::decode(encoded).expect("it decodes") else {
+        panic!("not a governance entry")
+    };
+    let state = project_state(&entries[..after], block_key);
+    state
+        .check(&entry)
+        .expect_err("the entry is rejected")
+        .code()
 }
 
 #[test]
@@ -669,6 +1185,125 @@ fn signatures_agree_with_the_project() {
     }
 }
 
+#[test]
+fn governance_entries_recompute_independently() {
+    let v = stored();
+    let g = &v["governance"];
+    for (sequence, e) in (0u64..).zip(array(&g["entries"])) {
+        let what = e["description"].as_str().unwrap();
+        let entry = spec_entry(&e["json"]);
+        assert_eq!(
+            entry.sequence, sequence,
+            "{what}: the entries follow each other"
+        );
+        let action = spec::action_bytes(&entry.action);
+        assert_eq!(action, bytes(&e["action_bytes"]), "{what}");
+        let encoded = bytes(&e["encoding"]);
+        assert_eq!(spec::entry_bytes(&entry), encoded, "{what}");
+        assert_eq!(spec::parse_entry(&encoded).as_ref(), Ok(&entry), "{what}");
+        let digest = spec::governance_digest(entry.sequence, &action);
+        assert_eq!(digest, fixed::<32>(&e["digest"]), "{what}");
+        assert_eq!(
+            spec::transaction_id(&encoded),
+            fixed::<32>(&e["id"]),
+            "{what}"
+        );
+        // Only the genesis, which the block key authorises, has no approvals.
+        assert_eq!(entry.approvals.is_empty(), sequence == 0, "{what}");
+        for approval in &entry.approvals {
+            let as_purpose = |purpose: &[u8]| {
+                spec::verify(&approval.officer, purpose, &digest, &approval.signature)
+            };
+            assert_eq!(as_purpose(b"governance"), spec::Outcome::Valid, "{what}");
+            assert_eq!(as_purpose(b"officer"), spec::Outcome::Invalid, "{what}");
+        }
+    }
+    for r in array(&g["rejected_entries"]) {
+        let what = r["description"].as_str().unwrap();
+        let entry = spec::parse_entry(&bytes(&r["encoding"])).expect(what);
+        assert_eq!(
+            spec::first_bad_approval(&entry),
+            optional_index(&r["invalid_approval"]),
+            "{what}"
+        );
+    }
+    for m in array(&g["malformed_entries"]) {
+        let what = m["description"].as_str().unwrap();
+        let parsed = spec::parse_entry(&bytes(&m["encoding"]));
+        assert_eq!(parsed.err(), m["error"].as_str(), "{what}");
+    }
+}
+
+#[test]
+fn governance_entries_agree_with_the_project() {
+    let v = stored();
+    let g = &v["governance"];
+    let block_key = PublicKey::from_bytes(&fixed(&g["ledger_key"])).unwrap();
+    let entries: Vec<Governance> = array(&g["entries"]).iter().map(project_entry).collect();
+    let state = project_state(&entries, &block_key);
+    assert_eq!(state.entries, u64::try_from(entries.len()).unwrap());
+    // What the entries did is in force: the new keys replace the old, and the
+    // last threshold set is the threshold.
+    for entry in &entries {
+        match &entry.action {
+            Action::Rekey { id, key, view_key } => {
+                let p = &state.participants[id];
+                assert_eq!((p.key, p.view_key), (*key, *view_key), "{id}");
+            }
+            Action::SetThreshold { threshold } => {
+                assert_eq!(state.threshold, usize::from(*threshold));
+            }
+            _ => {}
+        }
+    }
+    for r in array(&g["rejected_entries"]) {
+        let after = usize::try_from(number(&r["after"])).unwrap();
+        let code = project_rejection(&entries, &block_key, &bytes(&r["encoding"]), after);
+        assert_eq!(code, r["error"], "{}", r["description"]);
+    }
+    for m in array(&g["malformed_entries"]) {
+        let error = Transaction::decode(&bytes(&m["encoding"])).expect_err("malformed");
+        assert_eq!(error.code(), m["error"], "{}", m["description"]);
+    }
+}
+
+/// PROTOCOL.md §13.1 promises that every entry within the limits fits the
+/// decoder's 16,384 bytes: 32 banks (the largest members: a view key each)
+/// with 64-byte ids and 200-byte names, and 32 approvals. The genesis rules
+/// refuse it; the decoder must not.
+#[test]
+fn the_largest_governance_entry_decodes() {
+    let v = stored();
+    let approval = spec_entry(&array(&v["governance"]["entries"])[1]["json"]).approvals[0].clone();
+    let key = spec::basepoint();
+    let members = (0..32)
+        .map(|i| spec::Member {
+            role: spec::BANK,
+            id: format!("{i:0>64}"),
+            name: "n".repeat(200),
+            key,
+            view_key: Some(key),
+        })
+        .collect();
+    let largest = spec::Entry {
+        sequence: u64::MAX,
+        action: spec::Action::Genesis {
+            ledger_key: key,
+            threshold: u8::MAX,
+            supply_ceiling: u64::MAX,
+            members,
+        },
+        approvals: vec![approval; 32],
+    };
+    let encoded = spec::entry_bytes(&largest);
+    // 10 (version, kind, sequence) + 43 (tag to member count) + 32 × 332 + 1 + 32 × 96.
+    assert_eq!(encoded.len(), 13_750);
+    assert!(encoded.len() <= spec::ENCODED_LEN_MAX);
+    assert_eq!(spec::parse_entry(&encoded).as_ref(), Ok(&largest));
+    let decoded = Transaction::decode(&encoded).expect("the largest entry decodes");
+    assert_eq!(decoded.encode(), encoded);
+}
+
 /// The file keeps what the vectors promise: no case can be dropped silently.
 #[test]
 fn the_vectors_cover_what_they_promise() {
@@ -699,6 +1334,75 @@ fn the_vectors_cover_what_they_promise() {
     assert!(array(&v["receipts"]).len() >= 2);
     assert!(array(&v["bad_receipts"]).len() >= 5);
     assert!(array(&v["bad_paths"]).len() >= 5);
+
+    let g = &v["governance"];
+    let entries = array(&g["entries"]);
+    let has = |description: &str, holds: &dyn Fn(&Value, usize) -> bool| {
+        let found = entries
+            .iter()
+            .any(|e| holds(&e["json"]["action"], array(&e["json"]["approvals"]).len()));
+        assert!(found, "{description}");
+    };
+    has(
+        "a genesis of 3 officers, threshold 2, a ceiling",
+        &|a, _| {
+            a["type"] == "genesis"
+                && array(&a["members"]).len() == 3
+                && a["threshold"] == 2
+                && number(&a["supply_ceiling"]) > 0
+        },
+    );
+    has("a bank admitted with a view key by one officer", &|a, n| {
+        a["type"] == "admit"
+            && a["member"]["role"] == "bank"
+            && a["member"]["view_key"].is_string()
+            && n == 1
+    });
+    has("a suspension", &|a, _| a["type"] == "suspend");
+    has("a rekey with a view key", &|a, _| {
+        a["type"] == "rekey" && a["view_key"].is_string()
+    });
+    has("a rekey without a view key", &|a, _| {
+        a["type"] == "rekey" && a["view_key"].is_null()
+    });
+    has("a threshold set by two officers", &|a, n| {
+        a["type"] == "set_threshold" && n == 2
+    });
+    let errors = |section: &str| -> Vec<&str> {
+        array(&g[section])
+            .iter()
+            .map(|r| r["error"].as_str().unwrap())
+            .collect()
+    };
+    let rejected = errors("rejected_entries");
+    for code in [
+        "bad_officer_signature",
+        "governance_sequence",
+        "too_few_officers",
+        "unknown_officer",
+    ] {
+        assert!(rejected.contains(&code), "a rejected entry: {code}");
+    }
+    let replayed = array(&g["rejected_entries"]).iter().any(|r| {
+        let entry = spec::parse_entry(&bytes(&r["encoding"])).unwrap();
+        r["error"] == "bad_officer_signature"
+            && entry.sequence == number(&r["after"])
+            && r["invalid_approval"] == 0
+    });
+    assert!(
+        replayed,
+        "approvals replayed under a sequence that fits the state"
+    );
+    let malformed = errors("malformed_entries");
+    assert!(malformed.iter().filter(|&&c| c == "unknown_tag").count() >= 4);
+    for code in [
+        "trailing_bytes",
+        "encoding_truncated",
+        "bad_participant_id",
+        "bad_name",
+    ] {
+        assert!(malformed.contains(&code), "a malformed entry: {code}");
+    }
 }
 
 // The generator. It runs in every test run (its cross-checks are tests too) and
@@ -835,6 +1539,318 @@ fn plus_group_order(sig: &[u8; 64]) -> [u8; 64] {
 fn sha256(data: &[u8]) -> Hash {
     use sha2::Digest;
     sha2::Sha256::digest(data).into()
+}
+
+/// Governance draws from a generator of its own, so its keys and approvals
+/// never move the signatures of the sections above.
+const GOVERNANCE_SEED: u64 = 0xcbdc_0013;
+/// The genesis's supply ceiling: every byte distinct, so the byte order shows.
+const SUPPLY_CEILING: u64 = 0x0123_4567_89ab_cdef;
+
+/// An entry by both implementations, asserted equal.
+fn governance_entry_vector(description: &str, entry: &Governance) -> Value {
+    let tx = Transaction::Governance(entry.clone());
+    let json = serde_json::to_value(&tx).unwrap();
+    let fields = spec_entry(&json);
+    let encoded = spec::entry_bytes(&fields);
+    assert_eq!(tx.encode(), encoded, "{description}");
+    let action = spec::action_bytes(&fields.action);
+    let digest = spec::governance_digest(fields.sequence, &action);
+    assert_eq!(tx.digest(), digest, "{description}");
+    let id = spec::transaction_id(&encoded);
+    assert_eq!(tx.id().0, id, "{description}");
+    assert_eq!(spec::first_bad_approval(&fields), None, "{description}");
+    json!({
+        "description": description,
+        "json": json,
+        "action_bytes": hex::encode(&action),
+        "encoding": hex::encode(&encoded),
+        "digest": hex::encode(digest),
+        "id": hex::encode(id),
+    })
+}
+
+/// An entry that decodes but that the state after `entries[..after]` refuses.
+fn rejected_entry_vector(
+    description: &str,
+    entries: &[Governance],
+    block_key: &PublicKey,
+    after: usize,
+    entry: &Governance,
+) -> Value {
+    let encoded = Transaction::Governance(entry.clone()).encode();
+    let parsed = spec::parse_entry(&encoded).expect(description);
+    assert_eq!(spec::entry_bytes(&parsed), encoded, "{description}");
+    let error = project_rejection(entries, block_key, &encoded, after);
+    json!({
+        "description": description,
+        "after": after,
+        "encoding": hex::encode(&encoded),
+        "error": error,
+        "invalid_approval": spec::first_bad_approval(&parsed),
+    })
+}
+
+/// Bytes both decoders refuse, with the same code.
+fn malformed_entry_vector(description: &str, encoded: &[u8]) -> Value {
+    let ours = spec::parse_entry(encoded).expect_err(description);
+    let project = Transaction::decode(encoded).expect_err(description);
+    assert_eq!(project.code(), ours, "{description}");
+    json!({
+        "description": description,
+        "encoding": hex::encode(encoded),
+        "error": ours,
+    })
+}
+
+fn generate_governance(ledger: &SecretKey) -> Value {
+    let mut rng = ChaCha20Rng::seed_from_u64(GOVERNANCE_SEED);
+    let officers: Vec<SecretKey> = (0..3).map(|_| SecretKey::generate(&mut rng)).collect();
+    let bank = WalletKeys::generate(&mut rng);
+    let bank_rekeyed = WalletKeys::generate(&mut rng);
+    let officer_1_rekeyed = SecretKey::generate(&mut rng);
+    let block_key = ledger.public_key();
+
+    let officer = |i: usize, name: &str| Member {
+        role: Role::Officer,
+        id: format!("officer-{i}"),
+        name: name.to_owned(),
+        key: officers[i].public_key(),
+        view_key: None,
+    };
+    let bank_id = || "bank_leman".to_owned();
+    let approved = |sequence: u64, action: Action, by: &[&SecretKey], rng: &mut ChaCha20Rng| {
+        let mut entry = Governance::new(sequence, action);
+        for officer in by {
+            entry.approve(officer, rng);
+        }
+        entry
+    };
+    let genesis = Governance::new(
+        0,
+        Action::Genesis {
+            ledger_key: block_key,
+            threshold: 2,
+            supply_ceiling: Amount::new(SUPPLY_CEILING),
+            members: vec![
+                officer(0, "Ada Lovelace"),
+                officer(1, "Émilie du Châtelet"),
+                officer(2, "Grace Hopper"),
+            ],
+        },
+    );
+    let admit = approved(
+        1,
+        Action::Admit {
+            member: Member {
+                role: Role::Bank,
+                id: bank_id(),
+                name: "Banque du Léman".to_owned(),
+                key: bank.spend.public_key(),
+                view_key: Some(bank.view.public_key()),
+            },
+        },
+        &[&officers[0]],
+        &mut rng,
+    );
+    let suspend = approved(
+        2,
+        Action::Suspend { id: bank_id() },
+        &[&officers[2]],
+        &mut rng,
+    );
+    let reinstate = approved(
+        3,
+        Action::Reinstate { id: bank_id() },
+        &[&officers[1]],
+        &mut rng,
+    );
+    let rekey_bank = approved(
+        4,
+        Action::Rekey {
+            id: bank_id(),
+            key: bank_rekeyed.spend.public_key(),
+            view_key: Some(bank_rekeyed.view.public_key()),
+        },
+        &[&officers[0]],
+        &mut rng,
+    );
+    let rekey_officer = approved(
+        5,
+        Action::Rekey {
+            id: "officer-1".to_owned(),
+            key: officer_1_rekeyed.public_key(),
+            view_key: None,
+        },
+        &[&officers[0], &officers[2]],
+        &mut rng,
+    );
+    let set_threshold = approved(
+        6,
+        Action::SetThreshold { threshold: 3 },
+        &[&officer_1_rekeyed, &officers[2]],
+        &mut rng,
+    );
+    let described = [
+        (
+            "genesis: three officers, threshold 2, a supply ceiling of distinct bytes; no approvals",
+            &genesis,
+        ),
+        (
+            "admit a bank with a view key (a name of non-ASCII UTF-8), approved by officer-0",
+            &admit,
+        ),
+        ("suspend the bank, approved by officer-2", &suspend),
+        ("reinstate the bank, approved by officer-1", &reinstate),
+        (
+            "rekey the bank: a new spend and view key, approved by officer-0",
+            &rekey_bank,
+        ),
+        (
+            "rekey officer-1: no view key, approved by officers 0 and 2 (the threshold)",
+            &rekey_officer,
+        ),
+        (
+            "set the threshold to 3, approved by officer-1 (its new key) and officer-2",
+            &set_threshold,
+        ),
+    ];
+    let chain: Vec<Governance> = described.iter().map(|(_, e)| (*e).clone()).collect();
+    let entries: Vec<Value> = described
+        .iter()
+        .map(|(description, entry)| governance_entry_vector(description, entry))
+        .collect();
+    project_state(&chain, &block_key);
+
+    let changed = |entry: &Governance, change: &dyn Fn(&mut Governance)| {
+        let mut out = entry.clone();
+        change(&mut out);
+        out
+    };
+    let flipped_s = changed(&admit, &|e| {
+        let bytes = flip64(&e.approvals[0].signature.to_bytes(), 32, 0);
+        e.approvals[0].signature = Signature::from_bytes(&bytes).expect("still canonical");
+    });
+    let admit_officer = Action::Admit {
+        member: Member {
+            role: Role::Officer,
+            id: "officer-3".to_owned(),
+            name: "Accomplice".to_owned(),
+            key: SecretKey::generate(&mut rng).public_key(),
+            view_key: None,
+        },
+    };
+    let rejected_entries = vec![
+        rejected_entry_vector(
+            "the admission with bit 0 of its approval's s flipped",
+            &chain,
+            &block_key,
+            1,
+            &flipped_s,
+        ),
+        rejected_entry_vector(
+            "the admission presented as sequence 2 (its approval signs sequence 1)",
+            &chain,
+            &block_key,
+            1,
+            &changed(&admit, &|e| e.sequence = 2),
+        ),
+        rejected_entry_vector(
+            "the suspension replayed as sequence 4 after the reinstatement: the sequence fits, \
+             the digest changed, the approval fails",
+            &chain,
+            &block_key,
+            4,
+            &changed(&suspend, &|e| e.sequence = 4),
+        ),
+        rejected_entry_vector(
+            "threshold 3 approved by officer-2 alone (threshold 2 in force)",
+            &chain,
+            &block_key,
+            6,
+            &approved(
+                6,
+                Action::SetThreshold { threshold: 3 },
+                &[&officers[2]],
+                &mut rng,
+            ),
+        ),
+        rejected_entry_vector(
+            "an officer admitted with the approval of the block key",
+            &chain,
+            &block_key,
+            1,
+            &approved(1, admit_officer, &[ledger], &mut rng),
+        ),
+    ];
+
+    let suspend_bytes = Transaction::Governance(suspend.clone()).encode();
+    let admit_bytes = Transaction::Governance(admit.clone()).encode();
+    let rekey_bytes = Transaction::Governance(rekey_officer.clone()).encode();
+    let threshold_bytes = Transaction::Governance(set_threshold.clone()).encode();
+    // version, kind, sequence: the action's tag is byte 10.
+    let action_tag = 10;
+    // The view flag of rekey officer-1: tag, id length, id, key.
+    let view_flag = action_tag + 2 + "officer-1".len() + 32;
+    assert_eq!(rekey_bytes[view_flag], 0);
+    let mut appended = suspend_bytes.clone();
+    appended.push(0);
+    let unapproved = |action: Action| Transaction::Governance(Governance::new(1, action)).encode();
+    let malformed_entries = vec![
+        malformed_entry_vector(
+            "the suspension with action tag 7",
+            &with_byte(&suspend_bytes, action_tag, 7),
+        ),
+        malformed_entry_vector(
+            "set_threshold with action tag 0",
+            &with_byte(&threshold_bytes, action_tag, 0),
+        ),
+        malformed_entry_vector(
+            "the admission with role 3",
+            &with_byte(&admit_bytes, action_tag + 1, 3),
+        ),
+        malformed_entry_vector(
+            "rekey officer-1 with view flag 2",
+            &with_byte(&rekey_bytes, view_flag, 2),
+        ),
+        malformed_entry_vector("the suspension with a byte appended", &appended),
+        malformed_entry_vector(
+            "the suspension with its last byte cut",
+            &suspend_bytes[..suspend_bytes.len() - 1],
+        ),
+        malformed_entry_vector(
+            "suspend an id with a space",
+            &unapproved(Action::Suspend {
+                id: "bank leman".to_owned(),
+            }),
+        ),
+        malformed_entry_vector(
+            "admit a bank with an empty name",
+            &unapproved(Action::Admit {
+                member: Member {
+                    role: Role::Bank,
+                    id: "bank-empty".to_owned(),
+                    name: String::new(),
+                    key: bank.spend.public_key(),
+                    view_key: Some(bank.view.public_key()),
+                },
+            }),
+        ),
+    ];
+
+    json!({
+        "description": concat!(
+            "Governance entries (PROTOCOL.md §13), in journal order from the genesis: the ",
+            "JSON form, the action bytes the digest binds, the canonical encoding, the digest ",
+            "and the transaction id. rejected_entries decode but are refused by the state ",
+            "after the first `after` entries (invalid_approval: the first approval that does ",
+            "not verify over the entry's digest); malformed_entries do not decode"
+        ),
+        "ledger_key": hex::encode(block_key.as_bytes()),
+        "entries": entries,
+        "rejected_entries": rejected_entries,
+        "malformed_entries": malformed_entries,
+    })
 }
 
 fn generate() -> Value {
@@ -1326,9 +2342,9 @@ fn generate() -> Value {
 
     json!({
         "description": concat!(
-            "Block headers, Merkle roots and paths, receipts and Schnorr signatures of the ",
-            "journal, checked by tests/independent.rs against an independent ",
-            "re-implementation and the project's code"
+            "Block headers, Merkle roots and paths, receipts, Schnorr signatures and ",
+            "governance entries of the journal, checked by tests/independent.rs against an ",
+            "independent re-implementation and the project's code"
         ),
         "tx_id_rule": concat!(
             "tx id i = SHA-256(\"cbdc.vectors.txid\" ‖ i as u32 little-endian), i = 0..33; ",
@@ -1342,6 +2358,7 @@ fn generate() -> Value {
         "receipts": receipts,
         "bad_receipts": bad_receipts,
         "signatures": signatures,
+        "governance": generate_governance(&ledger),
     })
 }
 
@@ -1370,4 +2387,45 @@ fn the_generator_agrees_with_the_project_and_writes_only_when_asked() {
     ] {
         assert_eq!(generated[section], stored[section], "{section}");
     }
+    assert_eq!(
+        unsigned_governance(&generated["governance"]),
+        unsigned_governance(&stored["governance"]),
+        "governance"
+    );
+}
+
+/// What of the governance section no signature touches: the entries' actions,
+/// action bytes and digests, and what becomes of each rejected or malformed one.
+fn unsigned_governance(g: &Value) -> Value {
+    let entries: Vec<Value> = array(&g["entries"])
+        .iter()
+        .map(|e| {
+            json!({
+                "description": e["description"],
+                "sequence": e["json"]["sequence"],
+                "action": e["json"]["action"],
+                "action_bytes": e["action_bytes"],
+                "digest": e["digest"],
+            })
+        })
+        .collect();
+    let outcomes = |section: &str| -> Vec<Value> {
+        array(&g[section])
+            .iter()
+            .map(|r| {
+                json!([
+                    r["description"],
+                    r["error"],
+                    r.get("after"),
+                    r.get("invalid_approval")
+                ])
+            })
+            .collect()
+    };
+    json!({
+        "ledger_key": g["ledger_key"],
+        "entries": entries,
+        "rejected_entries": outcomes("rejected_entries"),
+        "malformed_entries": outcomes("malformed_entries"),
+    })
 }
