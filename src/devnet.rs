@@ -71,6 +71,8 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
             })
             .collect(),
     };
+    // The address first: a devnet that cannot listen must not found a journal.
+    let listener = bind(&settings.listen)?;
     let ledger = open_ledger(&settings).with_context(|| {
         format!(
             "the devnet in {} cannot start (remove the directory to start a fresh devnet)",
@@ -79,7 +81,6 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
     })?;
     let ledger_key = ledger.public_key();
     let store = ledger.store().clone();
-    let listener = bind(&settings.listen)?;
     let address = listener.local_addr()?;
     let server = ledger_service::server::serve(ledger, listener, settings.workers)?;
     let handle = server.handle();

@@ -92,7 +92,10 @@ enum Command {
         ledger_key: Option<String>,
         /// Only the supply equation over the live tables (no journal replay); prints
         /// how long it took. Passes on a database seeded by `cbdc seed`.
-        #[arg(long, conflicts_with_all = ["export", "ledger_key"])]
+        #[arg(
+            long,
+            conflicts_with_all = ["export", "ledger_key", "expect", "receipts", "one_by_one"]
+        )]
         supply_only: bool,
         /// A block that must be in the journal as seen, `HEIGHT:HASH` (a header
         /// from a receipt or a bank's record; repeatable): a missing block is a
@@ -537,6 +540,7 @@ async fn run(cli: Cli) -> Result<()> {
                     .collect::<Result<_>>()?,
             };
             let started = std::time::Instant::now();
+            let from_database = export.is_none();
             let report = match (database_url, export) {
                 (_, Some(path)) => {
                     let text = std::fs::read_to_string(&path)
@@ -591,8 +595,9 @@ async fn run(cli: Cli) -> Result<()> {
                 report.outstanding
             );
             eprintln!(
-                "every transaction re-verified ({}), every table compared; supply ceiling {}; last block {} {}; {} expected block(s) found; {:.3} s",
+                "every transaction re-verified ({}){}; supply ceiling {}; last block {} {}; {} expected block(s) found; {:.3} s",
                 if one_by_one { "one by one" } else { "in batches" },
+                if from_database { ", every table compared" } else { "" },
                 report.supply_ceiling,
                 report.height.map_or_else(|| "none".to_owned(), |h| h.to_string()),
                 report.last_hash,

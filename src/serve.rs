@@ -207,10 +207,21 @@ pub fn open_ledger(settings: &Settings) -> Result<Arc<Ledger>> {
         })
         .collect::<Result<Vec<_>>>()?;
     let genesis = GenesisConfig {
-        officers,
+        officers: officers.clone(),
         threshold: settings.threshold,
         supply_ceiling: Amount::new(settings.supply_ceiling),
     };
+    let fresh = ledger_service::store::Store::open(&settings.database_url)
+        .map_err(|e| anyhow::anyhow!("opening the ledger database: {e}"))?
+        .block(0)
+        .map_err(|e| anyhow::anyhow!("reading the ledger database: {e}"))?
+        .is_none();
+    if fresh && officers.is_empty() {
+        bail!(
+            "a new ledger's genesis names its first officers: give at least one \
+             --officer id=<hex public key> (or officers in the config file)"
+        );
+    }
     let mut config = LedgerConfig::new(settings.database_url.clone(), block_key, genesis);
     config.audit_every_blocks = settings.audit_every_blocks;
     let ledger = Ledger::open(config, Metrics::new())
@@ -225,8 +236,9 @@ pub fn bind(listen: &str) -> Result<TcpListener> {
 
 pub async fn run(args: ServeArgs) -> Result<()> {
     let settings = args.settings()?;
-    let ledger = open_ledger(&settings)?;
+    // The address first: a ledger that cannot listen must not found a journal.
     let listener = bind(&settings.listen)?;
+    let ledger = open_ledger(&settings)?;
     tracing::info!(listen = %settings.listen, ledger_key = %hex::encode(ledger.public_key().as_bytes()), "ledger serving");
     let store = ledger.store().clone();
     // actix stops on SIGINT/SIGTERM; then the write-ahead log is folded back.

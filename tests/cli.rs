@@ -3,13 +3,20 @@
 //!
 //! What they hold the binary to:
 //! * `devnet --once` works on a fresh directory and again on the same one (a
-//!   restart reuses the keys and the database), and `audit` agrees with it;
+//!   restart reuses the keys and the database), and `audit` agrees with it, in
+//!   batches and `--one-by-one`;
 //! * an export audits to the same figures, and every tampering of an export or of
-//!   the database fails the audit with one line on stderr that names the problem;
+//!   the database fails the audit with one line on stderr that names the problem,
+//!   even a block re-signed with the ledger's own key;
+//! * a consistent rollback (every table rewound with the journal) passes a plain
+//!   audit, but not one given a block seen earlier (`--expect`) or a receipt
+//!   (`--receipts`); neither does a fork;
 //! * bad input fails fast with one `cbdc: ...` line and a non-zero exit, never a
 //!   panic, a backtrace or a long hang;
 //! * key files are private (0600) and hold keys that parse;
-//! * `ledger serve` runs maker–checker issuance over HTTP, exposes its probes,
+//! * `ledger serve` founds its journal from the configured officers, runs
+//!   maker–checker issuance over HTTP, admits an officer only with the
+//!   threshold's approvals (`cbdc officer ... --cosign`), exposes its probes,
 //!   metrics and OpenAPI document, and keeps the supply across a crash.
 //!
 //! The SQLite tests remove `DATABASE_URL` (and every other `CBDC_*` setting)
@@ -17,7 +24,9 @@
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
-use ledger_core::{Address, Amount, PublicKey, Receipt, SecretKey, WalletKeys};
+use ledger_core::governance::Role;
+use ledger_core::journal::merkle_root;
+use ledger_core::{Address, Amount, BlockHeader, PublicKey, Receipt, SecretKey, TxId, WalletKeys};
 use ledger_service::client::LedgerClient;
 use serde_json::{json, Value};
 use std::io::Read;
@@ -234,21 +243,215 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Two devnet runs (4 blocks: issue, payment, issue, payment) of `issue` each.
-fn two_run_devnet(dir: &Path, issue: u64) {
-    devnet_once(dir, issue);
-    devnet_once(dir, issue);
+/// Two devnet runs issuing 5 000 each, built once per run of this binary and
+/// shared by every test that only needs some ledger (each copies it before
+/// touching it): 6 blocks of one transaction each, the genesis (0), the bank's
+/// admission (1), then issue and payment (2, 3) and again (4, 5); 4 unspent
+/// notes, 10 000 outstanding.
+struct SharedDevnet {
+    dir: PathBuf,
+    /// The output of the first and of the second `devnet --once`.
+    runs: [String; 2],
+    /// Every key file and its bytes after the first run.
+    first_keys: Vec<(PathBuf, Vec<u8>)>,
+}
+
+/// Where shared fixtures live: under cargo's scratch directory for integration
+/// tests, one directory per run. Statics are never dropped, so a run cannot
+/// remove its own; it removes those of runs that ended a while ago.
+const FIXTURE_PREFIX: &str = "cli-shared-devnet-";
+const FIXTURE_STALE_AFTER: Duration = Duration::from_secs(600);
+
+fn shared_devnet() -> &'static SharedDevnet {
+    static SHARED: std::sync::OnceLock<SharedDevnet> = std::sync::OnceLock::new();
+    SHARED.get_or_init(|| {
+        let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        for entry in std::fs::read_dir(scratch).into_iter().flatten().flatten() {
+            let stale = entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(FIXTURE_PREFIX)
+                && entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().unwrap_or_default() > FIXTURE_STALE_AFTER);
+            if stale {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = tempfile::Builder::new()
+            .prefix(FIXTURE_PREFIX)
+            .tempdir_in(scratch)
+            .expect("a scratch directory for the shared devnet")
+            .keep()
+            .join("devnet");
+        let first = devnet_once(&dir, 5_000);
+        let first_keys = std::fs::read_dir(dir.join("keys"))
+            .expect("devnet's key directory")
+            .map(|entry| {
+                let path = entry.expect("a key file").path();
+                let bytes = std::fs::read(&path).expect("reading a key file");
+                (path, bytes)
+            })
+            .collect();
+        let second = devnet_once(&dir, 5_000);
+        SharedDevnet {
+            dir,
+            runs: [first, second],
+            first_keys,
+        }
+    })
+}
+
+/// A copy of the shared two-run devnet at `to`.
+fn copy_of_shared_devnet(to: &Path) -> &'static SharedDevnet {
+    let shared = shared_devnet();
+    copy_dir(&shared.dir, to);
+    shared
+}
+
+/// The payment a devnet run made (`... (tx ID); ...`).
+#[track_caller]
+fn devnet_payment(stdout: &str) -> TxId {
+    stdout
+        .split_once("(tx ")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .and_then(|(id, _)| id.parse().ok())
+        .unwrap_or_else(|| panic!("no payment `(tx ID)` in devnet's output:\n{stdout}"))
+}
+
+/// `cbdc audit` of the database in a devnet directory, with its ledger key file
+/// and `extra` arguments.
+fn audit_devnet_args(dir: &Path, extra: &[&str]) -> Vec<String> {
+    let database = dir.join("ledger.sqlite");
+    let key = dir.join("keys/ledger.json");
+    [
+        "audit",
+        "--database-url",
+        path_str(&database),
+        "--ledger-key",
+        path_str(&key),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|arg| arg.to_string())
+    .collect()
+}
+
+/// Runs `cbdc` with each of `runs` at the same time and returns their outputs in
+/// order: the commands are independent, and together they keep both cores busy
+/// through each one's waits (process start, the disk).
+fn cbdc_concurrently(runs: &[Vec<String>]) -> Vec<Output> {
+    std::thread::scope(|scope| {
+        let children: Vec<_> = runs
+            .iter()
+            .map(|args| {
+                scope.spawn(move || cbdc(&args.iter().map(String::as_str).collect::<Vec<_>>()))
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|child| {
+                child
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e))
+            })
+            .collect()
+    })
+}
+
+/// A command that must fail with one line naming the problem (see [`check_error`]).
+struct Refusal {
+    what: String,
+    args: Vec<String>,
+    needles: Vec<String>,
+}
+
+impl Refusal {
+    fn new(what: impl Into<String>, args: Vec<String>, needles: &[&str]) -> Refusal {
+        Refusal {
+            what: what.into(),
+            args,
+            needles: needles.iter().map(|n| n.to_string()).collect(),
+        }
+    }
+}
+
+fn owned(args: &[&str]) -> Vec<String> {
+    args.iter().map(|arg| arg.to_string()).collect()
+}
+
+/// Runs the refusals' commands and `others` at the same time; returns the
+/// outputs of `others`, then those of the refusals (for [`check_refusals`]).
+fn run_beside(refusals: &[Refusal], others: &[Vec<String>]) -> (Vec<Output>, Vec<Output>) {
+    let mut runs = others.to_vec();
+    runs.extend(refusals.iter().map(|r| r.args.clone()));
+    let mut outputs = cbdc_concurrently(&runs);
+    let refused = outputs.split_off(others.len());
+    (outputs, refused)
+}
+
+/// Asserts that `out` is a success with `expected` on stdout; returns stderr.
+#[track_caller]
+fn check_ok(what: &str, out: &Output, expected: &str) -> String {
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success() && !stderr.contains("panicked"),
+        "`{what}` failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    assert_eq!(stdout, expected, "`{what}`");
+    stderr
+}
+
+/// Checks every refusal against the output of its command, all of them before
+/// failing, so that one run names every case that is missed or misnamed.
+#[track_caller]
+fn check_refusals(refusals: &[Refusal], outputs: &[Output]) {
+    assert_eq!(refusals.len(), outputs.len());
+    let missed: Vec<&str> = refusals
+        .iter()
+        .zip(outputs)
+        .filter(|(refusal, out)| {
+            let needles: Vec<&str> = refusal.needles.iter().map(String::as_str).collect();
+            std::panic::catch_unwind(|| check_error(&refusal.what, out, &needles)).is_err()
+        })
+        .map(|(refusal, _)| refusal.what.as_str())
+        .collect();
+    assert!(missed.is_empty(), "missed or misnamed: {missed:?}");
+}
+
+/// The last block's height and hash in the details a passing audit prints on
+/// stderr (`...; last block H HASH; ...`): what an auditor records, to hold the
+/// ledger to it later with `--expect H:HASH`.
+#[track_caller]
+fn audited_tip(stderr: &str) -> (u64, String) {
+    let words: Vec<&str> = stderr
+        .split_once("last block ")
+        .map(|(_, rest)| rest.split([' ', ';']).take(2).collect())
+        .unwrap_or_default();
+    match words.as_slice() {
+        [height, hash] if hash.len() == 64 => (
+            height.parse().expect("the last block's height is a number"),
+            hash.to_string(),
+        ),
+        _ => panic!("no `last block H HASH` in the audit's details:\n{stderr}"),
+    }
 }
 
 #[test]
 fn devnet_restart_reuses_keys_and_database_and_the_audit_agrees() {
+    // The shared devnet is this: a run on a fresh directory, then a restart.
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("devnet");
+    let shared = copy_of_shared_devnet(&dir);
+    let [first, second] = &shared.runs;
 
-    let first = devnet_once(&dir, 5_000);
+    // Block 0 is the genesis, block 1 the bank's admission, then the issue and
+    // the payment.
     assert!(first.contains("admitted bank demo-bank"), "{first}");
     assert!(
-        first.contains("issued 5000 minor units to demo-bank"),
+        first.contains("issued 5000 minor units to demo-bank") && first.contains(", block 2)"),
         "{first}"
     );
     assert!(
@@ -257,42 +460,46 @@ fn devnet_restart_reuses_keys_and_database_and_the_audit_agrees() {
         "{first}"
     );
     assert_eq!(
-        summary_line(&first, "supply"),
+        summary_line(first, "supply"),
         "issued 5000, redeemed 0, outstanding 5000"
     );
     assert_eq!(
-        devnet_audit(&first),
-        json!({"blocks": 2, "transactions": 2, "unspent_notes": 2,
+        summary_line(first, "audited"),
+        "at block 3, every transaction re-verified; supply ceiling 1000000000000000"
+    );
+    assert_eq!(
+        devnet_audit(first),
+        json!({"blocks": 4, "transactions": 4, "unspent_notes": 2,
                "issued": 5000, "redeemed": 0, "outstanding": 5000})
     );
-    let ledger_key = summary_line(&first, "ledger key").to_string();
-    let key_files: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(dir.join("keys"))
-        .unwrap()
-        .map(|e| {
-            let path = e.unwrap().path();
-            let bytes = std::fs::read(&path).unwrap();
-            (path, bytes)
-        })
-        .collect();
-    assert_eq!(key_files.len(), 6, "3 officers, bank, customer, ledger");
+    let ledger_key = summary_line(first, "ledger key").to_string();
+    assert_eq!(
+        shared.first_keys.len(),
+        6,
+        "3 officers, bank, customer, ledger"
+    );
 
     // A restart: same keys, same database, a second issue on top of the first.
-    let second = devnet_once(&dir, 5_000);
+    // The admission is not repeated: the issue is block 4, the payment block 5.
     assert!(
-        second.contains("bank demo-bank already admitted"),
+        second.contains("bank demo-bank already admitted") && second.contains(", block 4)"),
         "{second}"
     );
-    assert_eq!(summary_line(&second, "ledger key"), ledger_key);
+    assert_eq!(summary_line(second, "ledger key"), ledger_key);
     assert_eq!(
-        summary_line(&second, "supply"),
+        summary_line(second, "supply"),
         "issued 10000, redeemed 0, outstanding 10000"
     );
     assert_eq!(
-        devnet_audit(&second),
-        json!({"blocks": 4, "transactions": 4, "unspent_notes": 4,
+        summary_line(second, "audited"),
+        "at block 5, every transaction re-verified; supply ceiling 1000000000000000"
+    );
+    assert_eq!(
+        devnet_audit(second),
+        json!({"blocks": 6, "transactions": 6, "unspent_notes": 4,
                "issued": 10000, "redeemed": 0, "outstanding": 10000})
     );
-    for (path, bytes) in &key_files {
+    for (path, bytes) in &shared.first_keys {
         assert_eq!(
             &std::fs::read(path).unwrap(),
             bytes,
@@ -301,39 +508,53 @@ fn devnet_restart_reuses_keys_and_database_and_the_audit_agrees() {
         );
     }
 
-    // The offline audit, with the key as a file and as the printed hex.
+    // The offline audit, with the key as the printed hex and as a file, its
+    // verification in batches and one by one: the same line every way.
     let database = dir.join("ledger.sqlite");
     let key_file = dir.join("keys/ledger.json");
-    let expected = audit_ok_line(4, 4, 4, 10_000, 0);
-    for key in [path_str(&key_file), ledger_key.as_str()] {
-        let stdout = expect_ok(&[
-            "audit",
-            "--database-url",
-            path_str(&database),
-            "--ledger-key",
-            key,
-        ]);
-        assert_eq!(stdout, expected);
+    let expected = audit_ok_line(6, 6, 4, 10_000, 0);
+    let modes = [
+        (ledger_key.as_str(), None, "in batches"),
+        (path_str(&key_file), None, "in batches"),
+        (path_str(&key_file), Some("--one-by-one"), "one by one"),
+    ];
+    let runs: Vec<Vec<String>> = modes
+        .iter()
+        .map(|(key, flag, _)| {
+            let args = ["audit", "--database-url", path_str(&database)];
+            owned(&[&args[..], &["--ledger-key", key], flag.as_slice()].concat())
+        })
+        .collect();
+    for ((args, (_, _, how)), out) in runs.iter().zip(modes).zip(cbdc_concurrently(&runs)) {
+        let details = check_ok(&args.join(" "), &out, &expected);
+        assert!(
+            details.contains(&format!("every transaction re-verified ({how})")),
+            "{details}"
+        );
+        assert_eq!(audited_tip(&details).0, 5, "{details}");
     }
 }
 
-/// Applies `edit` to a copy of the export and expects its audit to fail naming
+/// Writes a copy of the export with `edit` applied: its audit must fail naming
 /// the problem.
 #[track_caller]
-fn expect_tampered_export(
+fn tampered_export(
     tmp: &Path,
     export: &Value,
     name: &str,
     edit: impl FnOnce(&mut Value),
     needles: &[&str],
-) {
+) -> Refusal {
     let mut tampered = export.clone();
     edit(&mut tampered);
     assert_ne!(&tampered, export, "{name}: the edit changed nothing");
-    let file = tmp.join(format!("tampered-{name}.json"));
+    let file = tmp.join(format!("tampered-{}.json", name.replace([' ', '\''], "-")));
     std::fs::write(&file, serde_json::to_vec(&tampered).unwrap()).unwrap();
-    let out = cbdc(&["audit", "--export", path_str(&file)]);
-    check_error(&format!("audit of the export with {name}"), &out, needles);
+    Refusal::new(
+        format!("audit of the export with {name}"),
+        vec!["audit".into(), "--export".into(), path_str(&file).into()],
+        needles,
+    )
 }
 
 fn blocks_mut(export: &mut Value) -> &mut Vec<Value> {
@@ -356,11 +577,42 @@ fn flip_hex(value: &mut Value, index: isize) {
     *value = Value::String(chars.into_iter().collect());
 }
 
+/// Replaces block `height` (the export's last) with one of `transactions`,
+/// chained and signed with the ledger's own key, as only whoever holds the
+/// block key could: the journal then holds a valid signed block whose content
+/// admission would have refused.
+fn resign_last_block(export: &mut Value, height: usize, transactions: Vec<Value>, key: &SecretKey) {
+    assert_eq!(blocks_mut(export).len(), height + 1, "only the last block");
+    let header_of = |block: &Value| {
+        let bytes = hex::decode(block["header"].as_str().expect("a hex header")).unwrap();
+        BlockHeader::from_bytes(&bytes).expect("an export's header parses")
+    };
+    let previous = header_of(&export["blocks"][height - 1]);
+    let replaced = header_of(&export["blocks"][height]);
+    let ids: Vec<TxId> = transactions
+        .iter()
+        .map(|tx| TxId::of_bytes(&hex::decode(tx.as_str().expect("a hex transaction")).unwrap()))
+        .collect();
+    let header = BlockHeader {
+        height: u64::try_from(height).unwrap(),
+        prev_hash: previous.hash(),
+        merkle_root: merkle_root(&ids),
+        tx_count: u32::try_from(ids.len()).unwrap(),
+        time_ms: replaced.time_ms,
+    };
+    let signature = header.sign(key, &mut rand::rngs::OsRng);
+    export["blocks"][height] = json!({
+        "header": hex::encode(header.to_bytes()),
+        "signature": hex::encode(signature.to_bytes()),
+        "transactions": transactions,
+    });
+}
+
 #[test]
 fn export_audits_like_the_database_and_every_tampering_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("devnet");
-    two_run_devnet(&dir, 5_000);
+    copy_of_shared_devnet(&dir);
     let database = dir.join("ledger.sqlite");
     let key_file = dir.join("keys/ledger.json");
     let export_file = tmp.path().join("export.json");
@@ -374,76 +626,54 @@ fn export_audits_like_the_database_and_every_tampering_is_named() {
         "--out",
         path_str(&export_file),
     ]);
-    assert!(stdout.starts_with("exported 4 blocks to "), "{stdout}");
-    let expected = audit_ok_line(4, 4, 4, 10_000, 0);
-    assert_eq!(
-        expect_ok(&["audit", "--export", path_str(&export_file)]),
-        expected
-    );
-    assert_eq!(
-        expect_ok(&[
-            "audit",
-            "--export",
-            path_str(&export_file),
-            "--ledger-key",
-            path_str(&key_file),
-        ]),
-        expected
-    );
-
+    assert!(stdout.starts_with("exported 6 blocks to "), "{stdout}");
     let export: Value = serde_json::from_slice(&std::fs::read(&export_file).unwrap()).unwrap();
-    assert_eq!(blocks_mut(&mut export.clone()).len(), 4);
+    assert_eq!(blocks_mut(&mut export.clone()).len(), 6);
     let officer_key: Value =
         serde_json::from_slice(&std::fs::read(dir.join("keys/officer-1.json")).unwrap()).unwrap();
     let officer_public = officer_key["public"].as_str().unwrap().to_string();
     let tmp = tmp.path();
+    let mut refusals = Vec::new();
 
+    // Blocks: 0 genesis, 1 the bank's admission, 2 issue, 3 payment, 4 issue, 5 payment.
     // A transaction's encoding: its id changes, so the block's Merkle root no longer matches.
-    expect_tampered_export(
+    refusals.push(tampered_export(
         tmp,
         &export,
         "a flipped hex digit in a transaction",
-        |e| flip_hex(&mut e["blocks"][1]["transactions"][0], -1),
-        &["block 1", "Merkle root"],
-    );
+        |e| flip_hex(&mut e["blocks"][3]["transactions"][0], -1),
+        &["block 3", "Merkle root"],
+    ));
     // Its version byte: the transaction no longer decodes.
-    expect_tampered_export(
+    refusals.push(tampered_export(
         tmp,
         &export,
         "a flipped version of a transaction",
-        |e| flip_hex(&mut e["blocks"][1]["transactions"][0], 1),
-        &["block 1"],
-    );
-    expect_tampered_export(
+        |e| flip_hex(&mut e["blocks"][3]["transactions"][0], 1),
+        &["block 3", "encoding version"],
+    ));
+    // The genesis ends with its (empty) list of approvals: one more byte is
+    // read than the encoding holds.
+    refusals.push(tampered_export(
         tmp,
         &export,
-        "two blocks swapped",
-        |e| blocks_mut(e).swap(1, 2),
-        &["block 1", "height"],
-    );
-    expect_tampered_export(
+        "a flipped hex digit in the genesis",
+        |e| flip_hex(&mut e["blocks"][0]["transactions"][0], -1),
+        &["block 0", "encoding ends early"],
+    ));
+    refusals.push(tampered_export(
         tmp,
         &export,
-        "a block dropped",
+        "the genesis dropped",
         |e| {
-            blocks_mut(e).remove(1);
+            blocks_mut(e).remove(0);
         },
-        &["block 1", "height"],
-    );
-    expect_tampered_export(
+        &["block 0", "claims height 1"],
+    ));
+    refusals.push(tampered_export(
         tmp,
         &export,
-        "a block replayed at the end",
-        |e| {
-            let again = e["blocks"][1].clone();
-            blocks_mut(e).push(again);
-        },
-        &["block 4", "height"],
-    );
-    expect_tampered_export(
-        tmp,
-        &export,
-        "a transaction dropped",
+        "the bank's admission dropped",
         |e| {
             e["blocks"][1]["transactions"]
                 .as_array_mut()
@@ -451,74 +681,112 @@ fn export_audits_like_the_database_and_every_tampering_is_named() {
                 .clear();
         },
         &["block 1", "Merkle root"],
-    );
-    expect_tampered_export(
+    ));
+    refusals.push(tampered_export(
+        tmp,
+        &export,
+        "two blocks swapped",
+        |e| blocks_mut(e).swap(3, 4),
+        &["block 3", "height"],
+    ));
+    refusals.push(tampered_export(
+        tmp,
+        &export,
+        "a block dropped",
+        |e| {
+            blocks_mut(e).remove(3);
+        },
+        &["block 3", "height"],
+    ));
+    refusals.push(tampered_export(
+        tmp,
+        &export,
+        "a block replayed at the end",
+        |e| {
+            let again = e["blocks"][3].clone();
+            blocks_mut(e).push(again);
+        },
+        &["block 6", "height"],
+    ));
+    refusals.push(tampered_export(
+        tmp,
+        &export,
+        "a transaction dropped",
+        |e| {
+            e["blocks"][3]["transactions"]
+                .as_array_mut()
+                .unwrap()
+                .clear();
+        },
+        &["block 3", "Merkle root"],
+    ));
+    refusals.push(tampered_export(
         tmp,
         &export,
         "a transaction added",
         |e| {
-            let extra = e["blocks"][3]["transactions"][0].clone();
-            e["blocks"][1]["transactions"]
+            let extra = e["blocks"][5]["transactions"][0].clone();
+            e["blocks"][3]["transactions"]
                 .as_array_mut()
                 .unwrap()
                 .push(extra);
         },
-        &["block 1", "Merkle root"],
-    );
+        &["block 3", "Merkle root"],
+    ));
     // The time is the header's last 8 bytes (little-endian): its top byte.
-    expect_tampered_export(
+    refusals.push(tampered_export(
         tmp,
         &export,
         "a header's time changed",
-        |e| flip_hex(hex_field_mut(e, 2, "header"), -2),
-        &["block 2", "signature does not verify"],
-    );
-    expect_tampered_export(
+        |e| flip_hex(hex_field_mut(e, 4, "header"), -2),
+        &["block 4", "signature does not verify"],
+    ));
+    refusals.push(tampered_export(
         tmp,
         &export,
         "another block's signature",
-        |e| e["blocks"][1]["signature"] = e["blocks"][2]["signature"].clone(),
-        &["block 1", "signature does not verify"],
-    );
-    expect_tampered_export(
+        |e| e["blocks"][3]["signature"] = e["blocks"][4]["signature"].clone(),
+        &["block 3", "signature does not verify"],
+    ));
+    refusals.push(tampered_export(
         tmp,
         &export,
         "a short header",
         |e| {
-            let header = e["blocks"][2]["header"].as_str().unwrap();
+            let header = e["blocks"][4]["header"].as_str().unwrap();
             let short = header[..header.len() - 2].to_string();
-            e["blocks"][2]["header"] = Value::String(short);
+            e["blocks"][4]["header"] = Value::String(short);
         },
-        &["block 2", "85 bytes"],
-    );
-    expect_tampered_export(
+        &["block 4", "85 bytes"],
+    ));
+    refusals.push(tampered_export(
         tmp,
         &export,
         "a header that is not hex",
         |e| {
-            let header = e["blocks"][2]["header"].as_str().unwrap();
+            let header = e["blocks"][4]["header"].as_str().unwrap();
             let bad = format!("zz{}", &header[2..]);
-            e["blocks"][2]["header"] = Value::String(bad);
+            e["blocks"][4]["header"] = Value::String(bad);
         },
-        &["block 2", "hex"],
-    );
+        &["block 4", "hex"],
+    ));
     // Whoever edits an export cannot re-sign it under the ledger's key, and naming
     // another key in the file leaves the ledger's signatures unverifiable.
-    expect_tampered_export(
+    refusals.push(tampered_export(
         tmp,
         &export,
         "another ledger key named in the file",
         |e| e["ledger_key"] = Value::String(officer_public.clone()),
         &["block 0", "signature does not verify"],
-    );
-    expect_tampered_export(
+    ));
+    refusals.push(tampered_export(
         tmp,
         &export,
         "the identity as ledger key",
         |e| e["ledger_key"] = Value::String("00".repeat(32)),
         &["ledger key"],
-    );
-    expect_tampered_export(
+    ));
+    refusals.push(tampered_export(
         tmp,
         &export,
         "no blocks field",
@@ -526,41 +794,120 @@ fn export_audits_like_the_database_and_every_tampering_is_named() {
             e.as_object_mut().unwrap().remove("blocks");
         },
         &["not valid JSON of an export"],
-    );
+    ));
+
+    // Whoever holds the block key can sign anything, but the audit re-verifies
+    // every transaction as admission did: a payment spent again, an issue
+    // repeated, a transfer whose last signature scalar was changed.
+    let block_key = load_signing_key(&key_file);
+    let transaction = |height: usize| export["blocks"][height]["transactions"][0].clone();
+    let mut broken_payment = transaction(5);
+    flip_hex(&mut broken_payment, -1);
+    let forged = [
+        (
+            "a double spend signed with the block key",
+            transaction(3),
+            "spent_input: input 0 is already spent",
+            false,
+        ),
+        // (Which check refuses it first, the reused reference or the note that
+        // exists already, is the ledger's to say.)
+        (
+            "an issue repeated in a block signed with the block key",
+            transaction(4),
+            "",
+            false,
+        ),
+        (
+            "a transfer's signature broken in a block signed with the block key",
+            broken_payment,
+            "bad_owner_signature: input 0 is not signed by its owner",
+            true,
+        ),
+    ];
+    // The signature through both verifiers, batch and one by one (the other
+    // two are refused before any proof or signature is checked).
+    for (name, forged_transaction, rejection, one_by_one_too) in forged {
+        let id = TxId::of_bytes(&hex::decode(forged_transaction.as_str().unwrap()).unwrap());
+        let expected = format!(
+            "block 5: transaction {id} (index 0) would be refused by admission: {rejection}"
+        );
+        let mut tampered = export.clone();
+        resign_last_block(&mut tampered, 5, vec![forged_transaction], &block_key);
+        let file = tmp.join(format!("{}.json", name.replace([' ', '\''], "-")));
+        std::fs::write(&file, serde_json::to_vec(&tampered).unwrap()).unwrap();
+        let modes = [&[][..], &["--one-by-one"][..]];
+        for flags in &modes[..if one_by_one_too { 2 } else { 1 }] {
+            let args = ["audit", "--export", path_str(&file)]
+                .iter()
+                .chain(flags.iter())
+                .map(|arg| arg.to_string())
+                .collect();
+            refusals.push(Refusal::new(
+                format!("audit {flags:?} of an export with {name}"),
+                args,
+                &[&expected],
+            ));
+        }
+    }
 
     // The right export checked against the wrong published key.
     let other_key = dir.join("keys/officer-1.json");
-    expect_error(
-        &[
+    refusals.push(Refusal::new(
+        "audit of the export with an officer's key as the ledger key",
+        [
             "audit",
             "--export",
             path_str(&export_file),
             "--ledger-key",
             path_str(&other_key),
-        ],
+        ]
+        .map(str::to_owned)
+        .to_vec(),
         &["signed by ledger key", "not the one given"],
-    );
+    ));
     // A truncated file.
     let truncated = tmp.join("truncated.json");
     let bytes = std::fs::read(&export_file).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    expect_error(
-        &["audit", "--export", path_str(&truncated)],
+    refusals.push(Refusal::new(
+        "audit of a truncated export",
+        ["audit", "--export", path_str(&truncated)]
+            .map(str::to_owned)
+            .to_vec(),
         &["not valid JSON"],
-    );
+    ));
 
-    // Without a signed tip, an export cut after a block is a valid shorter history:
-    // the audit passes but says how far it got, for comparison with the ledger's
-    // published latest block, and warns that it cannot show more (see
-    // `an_export_with_a_signed_tip_fails_when_cut_short` for the tip).
+    // The export audits like the database, with the ledger key it names or the
+    // one published. Without a signed tip, an export cut after a block is a
+    // valid shorter history: the audit passes but says how far it got, for
+    // comparison with the ledger's published latest block, and warns that it
+    // cannot show more (see `an_export_with_a_signed_tip_fails_when_cut_short`).
     let mut cut = export.clone();
     blocks_mut(&mut cut).pop();
     let cut_file = tmp.join("cut.json");
     std::fs::write(&cut_file, serde_json::to_vec(&cut).unwrap()).unwrap();
-    assert_eq!(
-        expect_ok(&["audit", "--export", path_str(&cut_file)]),
-        audit_ok_line(3, 3, 3, 10_000, 0)
-    );
+    let (export_arg, key_arg) = (path_str(&export_file), path_str(&key_file));
+    let passes = [
+        (
+            owned(&["audit", "--export", export_arg]),
+            audit_ok_line(6, 6, 4, 10_000, 0),
+        ),
+        (
+            owned(&["audit", "--export", export_arg, "--ledger-key", key_arg]),
+            audit_ok_line(6, 6, 4, 10_000, 0),
+        ),
+        (
+            owned(&["audit", "--export", path_str(&cut_file)]),
+            audit_ok_line(5, 5, 3, 10_000, 0),
+        ),
+    ];
+    let runs: Vec<Vec<String>> = passes.iter().map(|(args, _)| args.clone()).collect();
+    let (outputs, refused) = run_beside(&refusals, &runs);
+    for ((args, expected), out) in passes.iter().zip(&outputs) {
+        check_ok(&args.join(" "), out, expected);
+    }
+    check_refusals(&refusals, &refused);
 }
 
 /// An export written with the ledger's block key carries a signed tip (block
@@ -571,7 +918,7 @@ fn export_audits_like_the_database_and_every_tampering_is_named() {
 fn an_export_with_a_signed_tip_fails_when_cut_short() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("devnet");
-    two_run_devnet(&dir, 5_000);
+    copy_of_shared_devnet(&dir);
     let database = dir.join("ledger.sqlite");
     let export_file = tmp.path().join("export.json");
     let block_key = dir.join("keys/ledger.json");
@@ -584,38 +931,31 @@ fn an_export_with_a_signed_tip_fails_when_cut_short() {
         "--out",
         path_str(&export_file),
     ]);
-    let out = cbdc(&["audit", "--export", path_str(&export_file)]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), audit_ok_line(4, 4, 4, 10_000, 0));
-    assert!(
-        text(&out.stderr).contains("signed tip: the chain had 4 blocks"),
-        "{}",
-        text(&out.stderr)
-    );
     let export: Value = serde_json::from_slice(&std::fs::read(&export_file).unwrap()).unwrap();
-    assert_eq!(export["tip"]["blocks"], 4);
+    assert_eq!(export["tip"]["blocks"], 6);
     let tmp = tmp.path();
 
-    expect_tampered_export(
+    let mut refusals = Vec::new();
+    refusals.push(tampered_export(
         tmp,
         &export,
         "the last block cut off",
         |e| {
             blocks_mut(e).pop();
         },
-        &["signed tip says the chain had 4 blocks", "export holds 3"],
-    );
-    expect_tampered_export(
+        &["signed tip says the chain had 6 blocks", "export holds 5"],
+    ));
+    refusals.push(tampered_export(
         tmp,
         &export,
         "the tip rewritten to match the cut",
         |e| {
             blocks_mut(e).pop();
-            e["tip"]["blocks"] = 3.into();
+            e["tip"]["blocks"] = 5.into();
         },
         &["tip's signature does not verify"],
-    );
-    expect_tampered_export(
+    ));
+    refusals.push(tampered_export(
         tmp,
         &export,
         "the tip's time changed",
@@ -624,85 +964,84 @@ fn an_export_with_a_signed_tip_fails_when_cut_short() {
             e["tip"]["time_ms"] = (time + 1).into();
         },
         &["tip's signature does not verify"],
-    );
-    expect_tampered_export(
+    ));
+    refusals.push(tampered_export(
         tmp,
         &export,
         "the tip's signature garbled",
         |e| e["tip"]["signature"] = "00".into(),
         &["tip: malformed signature"],
-    );
-
-    // Without the tip: a valid history, and a warning that it may be cut short.
-    let mut untipped = export.clone();
-    untipped.as_object_mut().unwrap().remove("tip");
-    let file = tmp.join("untipped.json");
-    std::fs::write(&file, serde_json::to_vec(&untipped).unwrap()).unwrap();
-    let out = cbdc(&["audit", "--export", path_str(&file)]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("warning: the export has no signed tip"),
-        "{}",
-        text(&out.stderr)
-    );
+    ));
 
     // Only the key that signed the ledger's blocks signs a tip.
     let officer = dir.join("keys/officer-1.json");
     let never = tmp.join("never.json");
-    let refused = cbdc(&[
-        "export",
-        "--database-url",
-        path_str(&database),
-        "--block-key",
-        path_str(&officer),
-        "--out",
-        path_str(&never),
-    ]);
-    check_error(
+    refusals.push(Refusal::new(
         "export with an officer's key as the block key",
-        &refused,
+        owned(&[
+            "export",
+            "--database-url",
+            path_str(&database),
+            "--block-key",
+            path_str(&officer),
+            "--out",
+            path_str(&never),
+        ]),
         &["did not sign this ledger's blocks"],
-    );
+    ));
+
+    // With the tip the audit says the export is complete; without it, it is a
+    // valid history, with a warning that it may be cut short.
+    let mut untipped = export.clone();
+    untipped.as_object_mut().unwrap().remove("tip");
+    let untipped_file = tmp.join("untipped.json");
+    std::fs::write(&untipped_file, serde_json::to_vec(&untipped).unwrap()).unwrap();
+    let passes = [
+        (export_file.as_path(), "signed tip: the chain had 6 blocks"),
+        (&untipped_file, "warning: the export has no signed tip"),
+    ];
+    let runs: Vec<Vec<String>> = passes
+        .iter()
+        .map(|(file, _)| owned(&["audit", "--export", path_str(file)]))
+        .collect();
+    let (outputs, refused) = run_beside(&refusals, &runs);
+    for ((file, note), out) in passes.iter().zip(&outputs) {
+        let what = format!("audit of {}", file.display());
+        let stderr = check_ok(&what, out, &audit_ok_line(6, 6, 4, 10_000, 0));
+        assert!(stderr.contains(note), "{what}: {stderr}");
+    }
+    check_refusals(&refusals, &refused);
     assert!(!never.exists());
 }
 
-/// Runs `sql` on a fresh copy of the devnet in `base` and returns the audit's output.
-fn audit_after_sql(base: &Path, scratch: &Path, name: &str, sql: &str) -> Output {
-    let dir = scratch.join(name.replace(' ', "-"));
+/// A fresh copy of the devnet in `base`, in `scratch`, with `sql` run on its
+/// database as someone editing the file by hand would.
+fn copy_with_sql(base: &Path, scratch: &Path, name: &str, sql: &str) -> PathBuf {
+    let dir = scratch.join(name.replace([' ', '\''], "-"));
     copy_dir(base, &dir);
     let database = dir.join("ledger.sqlite");
     let mut conn = SqliteConnection::establish(path_str(&database)).expect("opening the copy");
     // Foreign keys off (diesel turns them on), as for someone editing the file by hand.
     conn.batch_execute(&format!("PRAGMA foreign_keys = OFF; {sql}"))
         .unwrap_or_else(|e| panic!("{name}: the tampering SQL failed: {e}"));
-    drop(conn);
-    cbdc(&[
-        "audit",
-        "--database-url",
-        path_str(&database),
-        "--ledger-key",
-        path_str(&dir.join("keys/ledger.json")),
-    ])
+    dir
 }
 
 const UNSPENT_NOTE: &str = "(SELECT id FROM notes WHERE spent_by IS NULL ORDER BY id LIMIT 1)";
 
+/// Every edit of the tables is named by table and column (or the block whose
+/// columns or journal it touched). The live unspent notes are compared with the
+/// journal's column by column, not only their sums: a note handed to another
+/// owner, or two notes' commitments exchanged (the sum unchanged), fail it; so
+/// do participants and the chain head's threshold, which now derive from the
+/// journal's governance entries.
 #[test]
 fn audit_of_a_tampered_database_fails_naming_the_problem() {
     let tmp = tempfile::tempdir().unwrap();
-    let base = tmp.path().join("devnet");
-    two_run_devnet(&base, 7_000);
+    let base = &shared_devnet().dir;
     let scratch = tmp.path();
 
-    // The copy itself must audit clean, or every case below would pass for nothing.
-    let control = audit_after_sql(&base, scratch, "control", "SELECT 1;");
-    assert!(
-        control.status.success(),
-        "the untampered copy fails its audit: {}",
-        text(&control.stderr)
-    );
-    assert_eq!(text(&control.stdout), audit_ok_line(4, 4, 4, 14_000, 0));
-
+    // Blocks: 0 genesis, 1 the bank's admission, 2 issue, 3 payment, 4 issue, 5 payment.
     let tables = "the live tables disagree with the journal";
     let cases: &[(&str, String, &[&str])] = &[
         (
@@ -711,112 +1050,15 @@ fn audit_of_a_tampered_database_fails_naming_the_problem() {
                 "UPDATE notes SET commitment = (SELECT commitment FROM notes WHERE id <> {UNSPENT_NOTE} \
                  AND spent_by IS NULL LIMIT 1) WHERE id = {UNSPENT_NOTE};"
             ),
-            &[tables],
+            &[tables, "notes", "column commitment"],
         ),
-        (
-            "a kernel deleted",
-            "DELETE FROM kernels WHERE tx_id = (SELECT tx_id FROM kernels ORDER BY tx_id LIMIT 1);"
-                .into(),
-            &[tables],
-        ),
-        (
-            "a spent note made unspent",
-            "UPDATE notes SET spent_by = NULL, spent_seq = NULL \
-             WHERE id = (SELECT id FROM notes WHERE spent_by IS NOT NULL LIMIT 1);"
-                .into(),
-            &[tables],
-        ),
-        (
-            "a counterfeit copy of a note",
-            format!(
-                "INSERT INTO notes (id, owner, commitment, memo, created_by, output_index, created_seq) \
-                 SELECT randomblob(32), owner, commitment, memo, created_by, output_index + 100, created_seq \
-                 FROM notes WHERE id = {UNSPENT_NOTE};"
-            ),
-            &[tables],
-        ),
-        (
-            "an issuance inflated",
-            "UPDATE issuances SET amount = amount + 1 \
-             WHERE tx_id = (SELECT tx_id FROM issuances LIMIT 1);"
-                .into(),
-            &[tables],
-        ),
-        (
-            "an issuance deleted",
-            "DELETE FROM issuances WHERE tx_id = (SELECT tx_id FROM issuances LIMIT 1);".into(),
-            &[tables],
-        ),
-        (
-            "a redemption invented",
-            "INSERT INTO redemptions (tx_id, amount) \
-             SELECT id, 5 FROM transactions WHERE kind = 'transfer' LIMIT 1;"
-                .into(),
-            &[tables],
-        ),
-        (
-            "the last block deleted",
-            "DELETE FROM blocks WHERE height = 3;".into(),
-            &[tables, "differs from the journal"],
-        ),
-        (
-            "a block header rewritten",
-            "UPDATE blocks SET header = substr(header, 1, 84) || X'7f' WHERE height = 2;".into(),
-            &["block 2", "signature does not verify"],
-        ),
-        (
-            "a transaction's encoding rewritten",
-            // The last byte is the top byte of a scalar, often zero already: flip it.
-            "UPDATE transactions SET encoded = substr(encoded, 1, length(encoded) - 1) || \
-             CASE WHEN substr(encoded, -1) = X'00' THEN X'01' ELSE X'00' END \
-             WHERE block_height = 1;"
-                .into(),
-            &["block 1"],
-        ),
-        (
-            "a transaction deleted",
-            "DELETE FROM transactions WHERE block_height = 3;".into(),
-            &["block 3", "Merkle root"],
-        ),
-        (
-            "a block's hash column rewritten",
-            "UPDATE blocks SET hash = randomblob(32) WHERE height = 1;".into(),
-            &["block 1", "hash", "disagree with the signed header"],
-        ),
-        (
-            "a block's time and count columns changed",
-            "UPDATE blocks SET time_unix_ms = time_unix_ms + 1, tx_count = tx_count + 1 \
-             WHERE height = 2;"
-                .into(),
-            &["block 2", "time_unix_ms, tx_count"],
-        ),
-        (
-            "a block's Merkle root column rewritten",
-            "UPDATE blocks SET merkle_root = randomblob(32) WHERE height = 3;".into(),
-            &["block 3", "merkle_root"],
-        ),
-    ];
-    for (name, sql, needles) in cases {
-        let out = audit_after_sql(&base, scratch, name, sql);
-        check_error(&format!("audit after {name}"), &out, needles);
-    }
-}
-
-/// The database audit compares the live unspent notes (id, owner, commitment) with
-/// the journal's, not only their sums: a note handed to another owner, or two
-/// notes' commitments exchanged (the sum unchanged), fail it.
-#[test]
-fn audit_of_a_database_catches_notes_that_changed_hands() {
-    let tmp = tempfile::tempdir().unwrap();
-    let base = tmp.path().join("devnet");
-    two_run_devnet(&base, 7_000);
-    let cases = [
         (
             "an unspent note given to an officer",
             format!(
                 "UPDATE notes SET owner = (SELECT spend_public_key FROM participants \
                  WHERE id = 'officer-1') WHERE id = {UNSPENT_NOTE};"
             ),
+            &[tables, "notes", "column owner"],
         ),
         (
             "two unspent notes' commitments exchanged",
@@ -825,12 +1067,153 @@ fn audit_of_a_database_catches_notes_that_changed_hands() {
              UPDATE notes SET commitment = (SELECT commitment FROM pair WHERE pair.id <> notes.id) \
              WHERE id IN (SELECT id FROM pair);"
                 .into(),
+            &[tables, "notes", "column commitment"],
+        ),
+        (
+            "a kernel deleted",
+            "DELETE FROM kernels WHERE tx_id = (SELECT tx_id FROM kernels ORDER BY tx_id LIMIT 1);"
+                .into(),
+            &[tables, "kernels"],
+        ),
+        (
+            "a spent note made unspent",
+            "UPDATE notes SET spent_by = NULL, spent_seq = NULL \
+             WHERE id = (SELECT id FROM notes WHERE spent_by IS NOT NULL LIMIT 1);"
+                .into(),
+            &[tables, "notes", "column spent_by"],
+        ),
+        (
+            "a counterfeit copy of a note",
+            format!(
+                "INSERT INTO notes (id, owner, commitment, memo, created_by, output_index, created_seq) \
+                 SELECT randomblob(32), owner, commitment, memo, created_by, output_index + 100, created_seq \
+                 FROM notes WHERE id = {UNSPENT_NOTE};"
+            ),
+            &[tables, "notes", "the journal never created this note"],
+        ),
+        (
+            "an event deleted",
+            "DELETE FROM events WHERE seq = 3;".into(),
+            &[tables, "events", "event 3 is missing"],
+        ),
+        (
+            "an issuance inflated",
+            "UPDATE issuances SET amount = amount + 1 \
+             WHERE tx_id = (SELECT tx_id FROM issuances LIMIT 1);"
+                .into(),
+            &[tables, "issuances", "column amount"],
+        ),
+        (
+            "an issuance deleted",
+            "DELETE FROM issuances WHERE tx_id = (SELECT tx_id FROM issuances LIMIT 1);".into(),
+            &[tables, "issuances: 1", "the journal holds 2 issues"],
+        ),
+        (
+            "an executed proposal's amount changed",
+            "UPDATE issuance_proposals SET amount = amount + 1 \
+             WHERE id = (SELECT id FROM issuance_proposals WHERE state = 'executed' LIMIT 1);"
+                .into(),
+            &[tables, "issuance_proposals", "column amount"],
+        ),
+        (
+            "a redemption invented",
+            "INSERT INTO redemptions (tx_id, amount) \
+             SELECT id, 5 FROM transactions WHERE kind = 'transfer' LIMIT 1;"
+                .into(),
+            &[tables, "redemptions"],
+        ),
+        (
+            "an officer added without a governance entry",
+            "INSERT INTO participants (id, name, role, status, spend_public_key, \
+             view_public_key, created_at_unix_ms) \
+             VALUES ('mallory', 'Mallory', 'officer', 'active', randomblob(32), NULL, 0);"
+                .into(),
+            &[tables, "participants mallory", "no governance entry admitted"],
+        ),
+        (
+            "the bank suspended without a governance entry",
+            "UPDATE participants SET status = 'suspended' WHERE id = 'demo-bank';".into(),
+            &[tables, "participants demo-bank", "column status"],
+        ),
+        (
+            "the threshold lowered in the chain head",
+            "UPDATE chain_head SET threshold = 1;".into(),
+            &[tables, "chain_head", "column threshold"],
+        ),
+        (
+            "the last block deleted",
+            "DELETE FROM blocks WHERE height = 5;".into(),
+            &[tables, "chain_head", "column next_height"],
+        ),
+        (
+            "the genesis block deleted",
+            "DELETE FROM blocks WHERE height = 0;".into(),
+            &["block 0", "missing", "next stored block has height 1"],
+        ),
+        (
+            "the bank's admission deleted",
+            "DELETE FROM transactions WHERE block_height = 1;".into(),
+            &["block 1", "Merkle root"],
+        ),
+        (
+            "the admission's kind column changed",
+            "UPDATE transactions SET kind = 'issue' WHERE block_height = 1;".into(),
+            &[tables, "column kind is issue", "a governance"],
+        ),
+        (
+            "a block header rewritten",
+            "UPDATE blocks SET header = substr(header, 1, 84) || X'7f' WHERE height = 4;".into(),
+            &["block 4", "signature does not verify"],
+        ),
+        (
+            "a transaction's encoding rewritten",
+            // The last byte is the top byte of a scalar, often zero already: flip it.
+            "UPDATE transactions SET encoded = substr(encoded, 1, length(encoded) - 1) || \
+             CASE WHEN substr(encoded, -1) = X'00' THEN X'01' ELSE X'00' END \
+             WHERE block_height = 3;"
+                .into(),
+            &["block 3"],
+        ),
+        (
+            "a transaction deleted",
+            "DELETE FROM transactions WHERE block_height = 5;".into(),
+            &["block 5", "Merkle root"],
+        ),
+        (
+            "a block's hash column rewritten",
+            "UPDATE blocks SET hash = randomblob(32) WHERE height = 3;".into(),
+            &["block 3", "hash", "disagree with the signed header"],
+        ),
+        (
+            "a block's time and count columns changed",
+            "UPDATE blocks SET time_unix_ms = time_unix_ms + 1, tx_count = tx_count + 1 \
+             WHERE height = 4;"
+                .into(),
+            &["block 4", "time_unix_ms, tx_count"],
+        ),
+        (
+            "a block's Merkle root column rewritten",
+            "UPDATE blocks SET merkle_root = randomblob(32) WHERE height = 5;".into(),
+            &["block 5", "merkle_root"],
         ),
     ];
-    for (name, sql) in cases {
-        let out = audit_after_sql(&base, tmp.path(), name, &sql);
-        check_error(&format!("audit after {name}"), &out, &["note"]);
-    }
+    let refusals: Vec<Refusal> = cases
+        .iter()
+        .map(|(name, sql, needles)| {
+            let args = audit_devnet_args(&copy_with_sql(base, scratch, name, sql), &[]);
+            Refusal::new(format!("audit after {name}"), args, needles)
+        })
+        .collect();
+    // A copy run through the same SQL connection must audit clean, or every
+    // case would pass for nothing.
+    let control = audit_devnet_args(&copy_with_sql(base, scratch, "control", "SELECT 1;"), &[]);
+    let (control, refused) = run_beside(&refusals, &[control]);
+    check_ok(
+        "the audit of the untampered copy",
+        &control[0],
+        &audit_ok_line(6, 6, 4, 10_000, 0),
+    );
+    check_refusals(&refusals, &refused);
 }
 
 /// A port nothing listens on right now.
@@ -846,7 +1229,7 @@ fn free_port() -> u16 {
 fn bad_input_fails_with_one_clear_line() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("devnet");
-    devnet_once(&dir, 1_000);
+    copy_of_shared_devnet(&dir);
     let database = dir.join("ledger.sqlite");
     let db = path_str(&database);
     let key_file = dir.join("keys/ledger.json");
@@ -863,50 +1246,109 @@ fn bad_input_fails_with_one_clear_line() {
     let nowhere = format!("http://127.0.0.1:{}", free_port());
     let missing_db = tmp.path().join("typo.sqlite");
     let missing_dir_db = tmp.path().join("no/such/dir/ledger.sqlite");
+    // Every case is independent of the others: they run at once, each in
+    // files of its own.
+    let mut refusals = Vec::new();
+    let mut refuse = |what: &str, args: &[&str], needles: &[&str]| {
+        refusals.push(Refusal::new(what, owned(args), needles));
+    };
 
     // Key files are never overwritten.
     let before = std::fs::read(&key_file).unwrap();
-    expect_error(&["keygen", "--out", key], &["must not exist", key]);
-    expect_error(&["keygen", "--wallet", "--out", key], &["must not exist"]);
-    assert_eq!(std::fs::read(&key_file).unwrap(), before);
+    refuse(
+        "keygen over a key file",
+        &["keygen", "--out", key],
+        &["must not exist", key],
+    );
+    refuse(
+        "keygen --wallet over a key file",
+        &["keygen", "--wallet", "--out", key],
+        &["must not exist"],
+    );
 
     // Audit and export inputs.
-    expect_error(&["audit"], &["--database-url", "--export"]);
-    expect_error(
-        &["audit", "--database-url", db, "--ledger-key", "not-hex"],
-        &["64 hex characters"],
+    refuse(
+        "audit of nothing",
+        &["audit"],
+        &["--database-url", "--export"],
     );
-    expect_error(
-        &[
-            "audit",
-            "--database-url",
-            db,
-            "--ledger-key",
-            &"zz".repeat(32),
-        ],
-        &["64 hex characters"],
+    let zz = "zz".repeat(32);
+    let zero = "00".repeat(32);
+    for (ledger_key, needles) in [
+        ("not-hex", &["64 hex characters"][..]),
+        (&zz, &["64 hex characters"]),
+        (&zero, &["invalid public key"]),
+        (garbage, &[garbage, "not a JSON key file"]),
+        (officer, &["block 0", "signature does not verify"]),
+    ] {
+        refuse(
+            &format!("audit with the ledger key {ledger_key}"),
+            &["audit", "--database-url", db, "--ledger-key", ledger_key],
+            needles,
+        );
+    }
+    refuse(
+        "audit without a ledger key",
+        &["audit", "--database-url", db],
+        &["--ledger-key"],
     );
-    expect_error(
-        &[
-            "audit",
-            "--database-url",
-            db,
-            "--ledger-key",
-            &"00".repeat(32),
-        ],
-        &["invalid public key"],
+    // Blocks the journal must hold: `--expect HEIGHT:HASH` and `--receipts DIR`.
+    let hash = "ab".repeat(32);
+    let no_height = format!("three:{hash}");
+    let (no_receipts, empty, not_receipts) = (
+        tmp.path().join("no-receipts"),
+        tmp.path().join("empty"),
+        tmp.path().join("not-receipts"),
     );
-    expect_error(&["audit", "--database-url", db], &["--ledger-key"]);
-    expect_error(
-        &["audit", "--database-url", db, "--ledger-key", garbage],
-        &[garbage, "not a JSON key file"],
-    );
-    expect_error(
-        &["audit", "--database-url", db, "--ledger-key", officer],
-        &["block 0", "signature does not verify"],
-    );
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::create_dir(&not_receipts).unwrap();
+    std::fs::copy(&garbage_file, not_receipts.join("garbage.json")).unwrap();
+    for (flag, value, needles) in [
+        ("--expect", "3", &["--expect is HEIGHT:HASH", "`3`"][..]),
+        ("--expect", &hash, &["--expect is HEIGHT:HASH"]),
+        (
+            "--expect",
+            &no_height,
+            &["--expect `three:", "the height is not a number"],
+        ),
+        (
+            "--expect",
+            "3:zz",
+            &["--expect `3:zz`", "the hash is not 64 hex characters"],
+        ),
+        (
+            "--receipts",
+            path_str(&no_receipts),
+            &["reading the receipts directory", "no-receipts"],
+        ),
+        (
+            "--receipts",
+            path_str(&empty),
+            &["no receipt files (*.json)"],
+        ),
+        (
+            "--receipts",
+            path_str(&not_receipts),
+            &["garbage.json", "is not a receipt"],
+        ),
+    ] {
+        refuse(
+            &format!("audit {flag} {value}"),
+            &[
+                "audit",
+                "--database-url",
+                db,
+                "--ledger-key",
+                key,
+                flag,
+                value,
+            ],
+            needles,
+        );
+    }
     // A mistyped database path must not create an empty ledger that audits clean.
-    expect_error(
+    refuse(
+        "audit of a mistyped database path",
         &[
             "audit",
             "--database-url",
@@ -916,17 +1358,21 @@ fn bad_input_fails_with_one_clear_line() {
         ],
         &["does not exist"],
     );
-    assert!(!missing_db.exists(), "the audit created {missing_db:?}");
     // A file that is not a database fails at once, not after the pool's timeout.
-    expect_error(
+    refuse(
+        "audit of a text file",
         &["audit", "--database-url", garbage, "--ledger-key", key],
         &["not a SQLite database"],
     );
-    expect_error(
-        &["audit", "--export", path_str(&tmp.path().join("none.json"))],
+    let none = tmp.path().join("none.json");
+    refuse(
+        "audit of a missing export",
+        &["audit", "--export", path_str(&none)],
         &["none.json"],
     );
-    expect_error(
+    let export = tmp.path().join("e.json");
+    refuse(
+        "export of a mistyped database path",
         &[
             "export",
             "--database-url",
@@ -934,12 +1380,13 @@ fn bad_input_fails_with_one_clear_line() {
             "--ledger-key",
             key,
             "--out",
-            path_str(&tmp.path().join("e.json")),
+            path_str(&export),
         ],
         &["does not exist"],
     );
     let unwritable = tmp.path().join("no/such/dir/export.json");
-    expect_error(
+    refuse(
+        "export to a missing directory",
         &[
             "export",
             "--database-url",
@@ -953,26 +1400,30 @@ fn bad_input_fails_with_one_clear_line() {
     );
 
     // Client commands.
-    expect_error(
+    refuse(
+        "issue without a key",
         &[
             "issue", "--ledger", &nowhere, "propose", "--bank", "b", "--amount", "1",
         ],
         &["--key"],
     );
-    expect_error(
+    refuse(
+        "issue to a ledger that is not there",
         &[
             "issue", "--ledger", &nowhere, "--key", officer, "propose", "--bank", "b", "--amount",
             "1",
         ],
         &["cannot reach the ledger", &nowhere],
     );
-    expect_error(
+    refuse(
+        "bank suspend at a ledger that is not there",
         &[
             "bank", "--ledger", &nowhere, "--key", officer, "suspend", "--id", "b",
         ],
         &["cannot reach the ledger"],
     );
-    expect_error(
+    refuse(
+        "bank suspend at an address that is not a URL",
         &[
             "bank",
             "--ledger",
@@ -985,7 +1436,8 @@ fn bad_input_fails_with_one_clear_line() {
         ],
         &["--ledger", "URL"],
     );
-    expect_error(
+    refuse(
+        "issue show with a text file as the key",
         &[
             "issue",
             "--ledger",
@@ -998,7 +1450,8 @@ fn bad_input_fails_with_one_clear_line() {
         ],
         &[garbage, "not a JSON key file"],
     );
-    expect_error(
+    refuse(
+        "bank admit with keys that are not hex",
         &[
             "bank",
             "--ledger",
@@ -1017,15 +1470,11 @@ fn bad_input_fails_with_one_clear_line() {
         ],
         &["64 hex characters"],
     );
-    // clap refuses an amount that is not a number (exit code 2, with usage).
-    let out = cbdc(&[
-        "issue", "--ledger", &nowhere, "--key", officer, "propose", "--bank", "b", "--amount", "-5",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 
     // Servers.
     let fresh = tmp.path().join("fresh");
-    expect_error(
+    refuse(
+        "devnet issuing nothing",
         &[
             "devnet",
             "--once",
@@ -1038,69 +1487,120 @@ fn bad_input_fails_with_one_clear_line() {
         ],
         &["--issue", "positive"],
     );
-    expect_error(&["ledger", "serve"], &["no database", "--database-url"]);
-    let block_key = tmp.path().join("block.json");
-    let serve_db = tmp.path().join("serve.sqlite");
-    let serve = |extra: &[&str]| {
-        let mut args = vec![
-            "ledger",
-            "serve",
-            "--database-url",
-            path_str(&serve_db),
-            "--block-key",
-            path_str(&block_key),
-        ];
-        if !extra.contains(&"--listen") {
-            args.extend_from_slice(&["--listen", "127.0.0.1:0"]);
-        }
-        args.extend_from_slice(extra);
-        args.into_iter().map(str::to_owned).collect::<Vec<String>>()
-    };
-    let serve_error = |extra: &[&str], needles: &[&str]| {
-        let args = serve(extra);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        expect_error(&args, needles)
-    };
-    serve_error(&["--threshold", "0"], &["threshold", "at least 1"]);
-    serve_error(
-        &["--officer", "officer-1"],
-        &["--officer", "id=<hex public key>"],
+    refuse(
+        "ledger serve without a database",
+        &["ledger", "serve"],
+        &["no database", "--database-url"],
     );
-    serve_error(&["--officer", "officer-1=zz"], &["64 hex characters"]);
-    expect_error(
-        &[
-            "ledger",
-            "serve",
-            "--database-url",
-            path_str(&missing_dir_db),
-            "--block-key",
-            path_str(&block_key),
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        &["directory", "does not exist"],
+    let officer_arg = format!(
+        "officer-1={}",
+        read_json(&officer_file)["public"].as_str().unwrap()
     );
-    expect_error(
-        &[
-            "ledger",
-            "serve",
-            "--database-url",
-            garbage,
-            "--block-key",
-            path_str(&block_key),
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        &["not a SQLite database"],
-    );
-    serve_error(&["--listen", "nonsense"], &["cannot listen on nonsense"]);
     let config = tmp.path().join("config.toml");
     std::fs::write(&config, "listen = \"127.0.0.1:0\"\nunknown_setting = 1\n").unwrap();
-    serve_error(
-        &["--config", path_str(&config)],
-        &["config.toml", "not a valid configuration"],
+    let serve_cases: [(&str, &[&str], &[&str]); 8] = [
+        (
+            "a threshold of 0",
+            &["--threshold", "0"],
+            &["threshold", "at least 1"],
+        ),
+        (
+            "an officer without a key",
+            &["--officer", "officer-1"],
+            &["--officer", "id=<hex public key>"],
+        ),
+        (
+            "an officer's key that is not hex",
+            &["--officer", "officer-1=zz"],
+            &["64 hex characters"],
+        ),
+        (
+            "a database in a missing directory",
+            &["--database-url", path_str(&missing_dir_db)],
+            &["directory", "does not exist"],
+        ),
+        (
+            "a text file as the database",
+            &["--database-url", garbage],
+            &["not a SQLite database"],
+        ),
+        // A new ledger's genesis names its first officers: none is refused.
+        ("no officer", &[], &["genesis", "--officer"]),
+        (
+            "an address that is not one",
+            &[
+                "--officer",
+                &officer_arg,
+                "--threshold",
+                "1",
+                "--listen",
+                "nonsense",
+            ],
+            &["cannot listen on nonsense"],
+        ),
+        (
+            "an unknown setting in the configuration",
+            &["--config", path_str(&config)],
+            &["config.toml", "not a valid configuration"],
+        ),
+    ];
+    for (i, (what, extra, needles)) in serve_cases.into_iter().enumerate() {
+        let own = tmp.path().join(format!("serve-{i}"));
+        std::fs::create_dir(&own).unwrap();
+        let (serve_db, block_key) = (own.join("ledger.sqlite"), own.join("block.json"));
+        let mut args = vec!["ledger", "serve", "--block-key", path_str(&block_key)];
+        if !extra.contains(&"--database-url") {
+            args.extend(["--database-url", path_str(&serve_db)]);
+        }
+        if !extra.contains(&"--listen") {
+            args.extend(["--listen", "127.0.0.1:0"]);
+        }
+        args.extend(extra);
+        refuse(&format!("ledger serve with {what}"), &args, needles);
+    }
+    refuse(
+        "an unknown log format",
+        &["--log-format", "xml", "audit"],
+        &["--log-format", "xml"],
     );
-    expect_error(&["--log-format", "xml", "audit"], &["--log-format", "xml"]);
+
+    // clap refuses an amount that is not a number (exit code 2, with usage).
+    let negative = owned(&[
+        "issue", "--ledger", &nowhere, "--key", officer, "propose", "--bank", "b", "--amount", "-5",
+    ]);
+    // `--supply-only` does not read the journal, so it cannot hold it to a block
+    // or a receipt: given one, it must refuse rather than pass without looking.
+    let expect = format!("5:{hash}");
+    let supply_only: Vec<Vec<String>> = [
+        ["--expect", expect.as_str()],
+        ["--receipts", path_str(&not_receipts)],
+    ]
+    .iter()
+    .map(|flag| owned(&[&["audit", "--database-url", db, "--supply-only"][..], flag].concat()))
+    .collect();
+
+    let others = [&[negative][..], &supply_only].concat();
+    let (outputs, refused) = run_beside(&refusals, &others);
+    check_refusals(&refusals, &refused);
+    assert_eq!(std::fs::read(&key_file).unwrap(), before);
+    assert!(!missing_db.exists(), "the audit created {missing_db:?}");
+    assert_eq!(
+        outputs[0].status.code(),
+        Some(2),
+        "{}",
+        text(&outputs[0].stderr)
+    );
+    for (args, out) in supply_only.iter().zip(&outputs[1..]) {
+        assert!(
+            !out.status.success() && text(&out.stderr).contains(&args[4]),
+            "`cbdc {}` must refuse {} instead of ignoring it ({}):\n{}{}",
+            args.join(" "),
+            args[4],
+            out.status,
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
 }
 
 #[cfg(unix)]
@@ -1201,6 +1701,40 @@ fn keygen_writes_private_files_whose_keys_parse() {
     );
 }
 
+/// `cbdc ledger serve` on `dir/ledger.sqlite`, signing blocks with `block_key`
+/// (created if missing); a new journal is founded with `officers` (`id`, hex key
+/// or key file) and a threshold of 2.
+fn serve_args(
+    dir: &Path,
+    block_key: &Path,
+    officers: &[(String, String)],
+    listen: &str,
+) -> Vec<String> {
+    let database = dir.join("ledger.sqlite");
+    let mut args: Vec<String> = [
+        "ledger",
+        "serve",
+        "--database-url",
+        path_str(&database),
+        "--block-key",
+        path_str(block_key),
+        "--threshold",
+        "2",
+        "--workers",
+        "2",
+        "--listen",
+        listen,
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    for (id, key) in officers {
+        args.push("--officer".into());
+        args.push(format!("{id}={key}"));
+    }
+    args
+}
+
 /// A `cbdc ledger serve` child, killed when dropped (also when a test fails).
 struct Server {
     child: Child,
@@ -1209,34 +1743,13 @@ struct Server {
 }
 
 impl Server {
-    fn start(dir: &Path, officers: &[(String, String)], run: u32) -> Server {
+    /// Starts [`serve_args`] on a free port, logging to `dir/serve-{run}.log`.
+    fn start(dir: &Path, block_key: &Path, officers: &[(String, String)], run: u32) -> Server {
         let port = free_port();
         let log = dir.join(format!("serve-{run}.log"));
         let log_file = std::fs::File::create(&log).unwrap();
-        let database = dir.join("ledger.sqlite");
-        let block_key = dir.join("block-key.json");
         let listen = format!("127.0.0.1:{port}");
-        let mut args: Vec<String> = [
-            "ledger",
-            "serve",
-            "--database-url",
-            path_str(&database),
-            "--block-key",
-            path_str(&block_key),
-            "--threshold",
-            "2",
-            "--workers",
-            "2",
-            "--listen",
-            &listen,
-        ]
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-        for (id, key) in officers {
-            args.push("--officer".into());
-            args.push(format!("{id}={key}"));
-        }
+        let args = serve_args(dir, block_key, officers, &listen);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let child = cbdc_command(&args)
             .env("RUST_LOG", "info")
@@ -1296,21 +1809,39 @@ async fn get(http: &reqwest::Client, url: String) -> (u16, String) {
     (status, response.text().await.unwrap())
 }
 
-fn load_officer(path: &Path) -> SecretKey {
+fn load_signing_key(path: &Path) -> SecretKey {
     secret_from_hex(&read_json(path)["secret"])
+}
+
+/// Writes the receipt in a ledger's answer (`{"receipt": ...}`) to `dir/name`,
+/// after checking it is one signed by `ledger`; returns it.
+#[track_caller]
+fn save_receipt(dir: &Path, name: &str, answer: &Value, ledger: &PublicKey) -> Receipt {
+    let receipt: Receipt = serde_json::from_value(answer["receipt"].clone())
+        .unwrap_or_else(|e| panic!("no receipt in the ledger's answer ({e}): {answer}"));
+    receipt.verify(ledger).expect("the receipt verifies");
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join(name),
+        serde_json::to_vec(&answer["receipt"]).unwrap(),
+    )
+    .unwrap();
+    receipt
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ledger_serve_issues_with_two_officers_and_survives_a_crash() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
+    let block_key = dir.join("block-key.json");
     let mut officer_keys = Vec::new();
     let mut officers = Vec::new();
-    for i in 1..=3 {
+    for i in 1..=4 {
         let file = dir.join(format!("officer-{i}.json"));
         expect_ok(&["keygen", "--out", path_str(&file)]);
-        officer_keys.push(load_officer(&file));
-        // Officer 3 is given as its key file, the others as hex.
+        officer_keys.push(load_signing_key(&file));
+        // Officer 3 is given as its key file, the others as hex; officer 4 is
+        // not in the genesis, it is admitted later.
         let key = if i == 3 {
             path_str(&file).to_string()
         } else {
@@ -1318,11 +1849,13 @@ async fn ledger_serve_issues_with_two_officers_and_survives_a_crash() {
         };
         officers.push((format!("officer-{i}"), key));
     }
+    let officer_4 = officers.pop().unwrap();
     let officer_file = |i: usize| dir.join(format!("officer-{i}.json"));
     let bank = WalletKeys::generate(&mut rand::rngs::OsRng);
     let http = reqwest::Client::new();
+    let receipts = dir.join("receipts");
 
-    let mut server = Server::start(dir, &officers, 1);
+    let mut server = Server::start(dir, &block_key, &officers, 1);
     server.wait_ready(&http).await;
     let base = server.base.clone();
 
@@ -1347,30 +1880,34 @@ async fn ledger_serve_issues_with_two_officers_and_survives_a_crash() {
     let ledger_key = officer1.ledger_key().await.expect("the ledger key");
     assert_eq!(
         public_hex(&ledger_key),
-        read_json(&dir.join("block-key.json"))["public"]
-            .as_str()
-            .unwrap()
+        read_json(&block_key)["public"].as_str().unwrap()
     );
 
-    // Admit the bank; admitting it again, or a bank acting as an officer, is refused.
+    // Admit the bank (one officer's approval), a governance entry in block 1
+    // after the genesis; admitting it again, or a bank acting as an officer, is
+    // refused.
     let admitted = officer1
         .admit(
             "bank-1",
             "Bank One",
-            "bank",
+            Role::Bank,
             &bank.spend.public_key(),
             Some(&bank.view.public_key()),
+            &[],
         )
         .await
         .expect("admit the bank");
-    assert_eq!(admitted["status"], "active");
+    let receipt = save_receipt(&receipts, "bank-1.json", &admitted, &ledger_key);
+    assert_eq!(receipt.block.height, 1);
+    assert_eq!(admitted["tx_id"], receipt.tx_id.to_string().as_str());
     let again = officer2
         .admit(
             "bank-1",
             "Bank One",
-            "bank",
+            Role::Bank,
             &bank.spend.public_key(),
             Some(&bank.view.public_key()),
+            &[],
         )
         .await
         .unwrap_err();
@@ -1424,9 +1961,8 @@ async fn ledger_serve_issues_with_two_officers_and_survives_a_crash() {
     ]);
     let executed: Value = serde_json::from_str(&approved).expect("approve prints JSON");
     assert_eq!(executed["state"], "executed", "{executed}");
-    let receipt: Receipt = serde_json::from_value(executed["receipt"].clone()).expect("a receipt");
-    receipt.verify(&ledger_key).expect("the receipt verifies");
-    assert_eq!(receipt.block.height, 0);
+    let receipt = save_receipt(&receipts, "issue-1.json", &executed, &ledger_key);
+    assert_eq!(receipt.block.height, 2);
 
     // Late approvals fail cleanly through the CLI (a 409, not a 500).
     let late = cbdc(&[
@@ -1441,16 +1977,46 @@ async fn ledger_serve_issues_with_two_officers_and_survives_a_crash() {
     ]);
     check_error("a late approval", &late, &["proposal_not_open"]);
 
+    // Nothing is audited yet: the supply is labelled as such.
     let supply = bank_client.supply().await.unwrap();
+    assert_eq!(supply["audited"], Value::Null, "{supply}");
+    assert_eq!(supply["unaudited"]["outstanding"], 250_000, "{supply}");
+    assert_eq!(supply["unaudited"]["height"], 2, "{supply}");
     assert_eq!(
-        (
-            &supply["issued"],
-            &supply["redeemed"],
-            &supply["outstanding"]
-        ),
-        (&json!(250_000), &json!(0), &json!(250_000)),
+        supply["supply_ceiling"], 1_000_000_000_000_000u64,
         "{supply}"
     );
+
+    // A fourth officer needs the threshold's two approvals: `--key` and one
+    // `--cosign`. The same officer twice is still one approval.
+    let files: Vec<PathBuf> = (1..=4).map(officer_file).collect();
+    let admit_officer_4 = |cosigners: &[usize]| {
+        let mut args = vec!["officer", "--ledger", &base, "--key", path_str(&files[0])];
+        for &i in cosigners {
+            args.extend(["--cosign", path_str(&files[i - 1])]);
+        }
+        args.extend(["admit", "--id", "officer-4", "--name", "Officer Four"]);
+        args.extend(["--public-key", path_str(&files[3])]);
+        cbdc(&args)
+    };
+    for cosigners in [&[][..], &[1][..]] {
+        check_error(
+            &format!("admitting officer 4 with cosigners {cosigners:?}"),
+            &admit_officer_4(cosigners),
+            &["too_few_officers"],
+        );
+    }
+    let out = admit_officer_4(&[2]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let answer: Value = serde_json::from_slice(&out.stdout).expect("officer admit prints JSON");
+    let receipt = save_receipt(&receipts, "officer-4.json", &answer, &ledger_key);
+    assert_eq!(receipt.block.height, 3);
+    let info = officer1
+        .request(reqwest::Method::GET, "/v1/ledger", None)
+        .await
+        .unwrap();
+    assert_eq!(info["governance_sequence"], 3, "{info}");
+
     let (status, metrics) = get(&http, format!("{base}/metrics")).await;
     assert_eq!(status, 200);
     assert!(
@@ -1462,9 +2028,22 @@ async fn ledger_serve_issues_with_two_officers_and_survives_a_crash() {
         "a request failed with a 500:\n{metrics}"
     );
 
-    // A crash, then a restart on the same file (and a new port).
+    // A crash, then a restart on the same file (and a new port). The journal is
+    // in force: configuring an officer with another key than the journal's is
+    // refused; officer 4, admitted by the journal, need not be configured.
     server.crash();
-    let mut server = Server::start(dir, &officers, 2);
+    let mut rekeyed = officers.clone();
+    rekeyed[0].1 = officer_4.1.clone();
+    let refused = serve_args(dir, &block_key, &rekeyed, "127.0.0.1:0");
+    expect_error(
+        &refused.iter().map(String::as_str).collect::<Vec<_>>(),
+        &[
+            "officer officer-1",
+            "another key",
+            "the journal is in force",
+        ],
+    );
+    let mut server = Server::start(dir, &block_key, &officers, 2);
     server.wait_ready(&http).await;
     let base = server.base.clone();
     let officer3 = LedgerClient::new(&base, officer_keys[2].clone());
@@ -1473,34 +2052,205 @@ async fn ledger_serve_issues_with_two_officers_and_survives_a_crash() {
         public_hex(&ledger_key),
         "the block key is reused"
     );
-    let supply = officer3.supply().await.unwrap();
-    assert_eq!(supply["issued"], 250_000, "{supply}");
-    assert_eq!(supply["outstanding"], 250_000, "{supply}");
     let audit = officer3.audit().await.unwrap();
-    assert_eq!(audit["ok"], true, "{audit}");
+    assert_eq!(audit["state"], "passed", "{audit}");
+    assert_eq!(
+        (
+            &audit["blocks"],
+            &audit["transactions"],
+            &audit["unspent_notes"]
+        ),
+        (&json!(4), &json!(4), &json!(1)),
+        "{audit}"
+    );
+    assert_eq!(
+        (&audit["issued"], &audit["redeemed"], &audit["outstanding"]),
+        (&json!("250000"), &json!("0"), &json!(250_000)),
+        "{audit}"
+    );
+    let supply = officer3.supply().await.unwrap();
+    assert_eq!(supply["audited"]["height"], 3, "{supply}");
+    assert_eq!(supply["audited"]["issued"], "250000", "{supply}");
+    assert_eq!(supply["audited"]["outstanding"], 250_000, "{supply}");
+    assert_eq!(supply["last_audit"]["id"], audit["id"], "{supply}");
+    assert_eq!(supply["running_audit"], Value::Null, "{supply}");
     let shown = officer3.proposal(&proposal_id).await.unwrap();
     assert_eq!(shown["state"], "executed");
 
-    // The restarted ledger issues again, and the offline audit (beside the running
-    // server) agrees.
+    // The restarted ledger issues again, approved by officer 4, and the offline
+    // audit (beside the running server) agrees, holding every receipt the
+    // ledger gave.
     let officer2 = LedgerClient::new(&base, officer_keys[1].clone());
+    let officer4 = LedgerClient::new(&base, officer_keys[3].clone());
     let second = officer2
         .propose("bank-1", Amount::new(50_000))
         .await
         .unwrap();
     let second_id = second["id"].as_str().unwrap();
     officer2.approve(second_id).await.unwrap();
-    let done = officer3.approve(second_id).await.unwrap();
+    let done = officer4.approve(second_id).await.unwrap();
     assert_eq!(done["state"], "executed", "{done}");
+    assert_eq!(
+        done["approvals"],
+        json!(["officer-2", "officer-4"]),
+        "{done}"
+    );
+    let receipt = save_receipt(&receipts, "issue-2.json", &done, &ledger_key);
+    assert_eq!(receipt.block.height, 4);
     let audit = expect_ok(&[
         "audit",
         "--database-url",
         path_str(&dir.join("ledger.sqlite")),
         "--ledger-key",
-        path_str(&dir.join("block-key.json")),
+        path_str(&block_key),
+        "--receipts",
+        path_str(&receipts),
     ]);
-    assert_eq!(audit, audit_ok_line(2, 2, 2, 300_000, 0));
+    assert_eq!(audit, audit_ok_line(5, 5, 2, 300_000, 0));
     let log = server.log();
     assert!(!log.contains("panicked"), "the server panicked:\n{log}");
     drop(server);
+
+    // The OpenAPI document describes every route the CLI and the client use
+    // (checked last, so a gap in the document hides none of the above).
+    let undocumented: Vec<&str> = ["/v1/governance", "/v1/audit", "/v1/audits/{id}"]
+        .into_iter()
+        .filter(|path| !paths.contains_key(*path))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "routes missing from /openapi.json: {undocumented:?} (it has {:?})",
+        paths.keys().collect::<Vec<_>>()
+    );
+}
+
+/// A consistent rollback of the last block of a two-run devnet, the second
+/// payment (block 5): the rows it derived go (its notes, their events, its
+/// kernel), its input is unspent again, its transaction and block rows go and
+/// the chain head points at block 4 again. Every table then agrees with the
+/// shorter journal, and every remaining block is the ledger's own.
+const ROLL_BACK_THE_LAST_PAYMENT: &str = "
+    CREATE TEMP TABLE rolled AS SELECT id FROM transactions WHERE block_height = 5;
+    DELETE FROM events WHERE tx_id IN (SELECT id FROM rolled);
+    DELETE FROM notes WHERE created_by IN (SELECT id FROM rolled);
+    UPDATE notes SET spent_by = NULL, spent_seq = NULL WHERE spent_by IN (SELECT id FROM rolled);
+    DELETE FROM kernels WHERE tx_id IN (SELECT id FROM rolled);
+    DELETE FROM transactions WHERE block_height = 5;
+    DELETE FROM blocks WHERE height = 5;
+    UPDATE chain_head SET next_height = 5,
+        tip_hash = (SELECT hash FROM blocks WHERE height = 4),
+        next_event_seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM events);";
+
+/// Without anything from outside, a consistent rollback is a valid shorter
+/// history. An auditor holding the last block of an earlier audit
+/// (`--expect HEIGHT:HASH`), or a bank holding receipts (`--receipts DIR`),
+/// sees it; and a fork (the rolled-back ledger going on with other blocks in
+/// their place) too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_or_a_fork_fails_the_audit_given_blocks_seen_before() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("devnet");
+    let shared = copy_of_shared_devnet(&dir);
+    let payments = shared.runs.each_ref().map(|run| devnet_payment(run));
+
+    // The rollback: one block, one transaction and the payment's two notes
+    // fewer, its input unspent again. Then a fork: the rolled-back ledger goes
+    // on, block 5 is now an issue (devnet's own audit passes). The fork grows
+    // while the receipts are fetched.
+    let rolled = copy_with_sql(&dir, tmp.path(), "rolled back", ROLL_BACK_THE_LAST_PAYMENT);
+    let forked = tmp.path().join("forked");
+    copy_dir(&rolled, &forked);
+    let fork = tokio::task::spawn_blocking({
+        let forked = forked.clone();
+        move || devnet_once(&forked, 5_000)
+    });
+
+    // Both payments' receipts (blocks 3 and 5), as the bank keeps them, from
+    // the ledger: `ledger serve` on the devnet's database, its journal in force
+    // without any configured officer.
+    let receipts = tmp.path().join("receipts");
+    let last = {
+        let http = reqwest::Client::new();
+        let mut server = Server::start(&dir, &dir.join("keys/ledger.json"), &[], 1);
+        server.wait_ready(&http).await;
+        let bank = secret_from_hex(&read_json(&dir.join("keys/demo-bank.json"))["spend"]);
+        let client = LedgerClient::new(&server.base, bank);
+        let ledger_key = client.ledger_key().await.unwrap();
+        let mut blocks = Vec::new();
+        for (i, id) in payments.iter().enumerate() {
+            let answer = client.transaction(id).await.expect("the payment is served");
+            let name = format!("payment-{}.json", i + 1);
+            blocks.push(save_receipt(&receipts, &name, &answer, &ledger_key).block);
+        }
+        assert_eq!(blocks.iter().map(|b| b.height).collect::<Vec<_>>(), [3, 5]);
+        blocks[1]
+    };
+    // A receipt whose transaction was changed does not verify at all.
+    let forged = tmp.path().join("forged-receipts");
+    std::fs::create_dir(&forged).unwrap();
+    let mut receipt = read_json(&receipts.join("payment-1.json"));
+    flip_hex(&mut receipt["tx_id"], 0);
+    std::fs::write(forged.join("payment.json"), receipt.to_string()).unwrap();
+    let third = fork.await.expect("the fork's devnet run");
+    assert_eq!(devnet_audit(&third)["blocks"], 7, "{third}");
+
+    // The last block as `HEIGHT:HASH` (an auditor's note of an earlier audit, or
+    // a bank's of its receipt), and the receipts: the journal holds them all.
+    // The rollback passes a plain audit, but not with the block seen, nor with
+    // the receipts; neither does the fork.
+    let hash = hex::encode(last.hash());
+    let seen = format!("5:{hash}");
+    let expect_arg = ["--expect", seen.as_str()];
+    let receipts_arg = ["--receipts", path_str(&receipts)];
+    let passes = [
+        audit_devnet_args(&dir, &[&expect_arg[..], &receipts_arg].concat()),
+        audit_devnet_args(&rolled, &[]),
+    ];
+    let rollback = "rollback or fork: ";
+    let was_seen = format!("but {hash} was seen");
+    let refusals = [
+        Refusal::new(
+            "an audit of the rollback expecting the last block",
+            audit_devnet_args(&rolled, &expect_arg),
+            &[
+                rollback,
+                &format!("--expect {seen}: block 5 ("),
+                "rolled back",
+            ],
+        ),
+        Refusal::new(
+            "an audit of the rollback with the receipts",
+            audit_devnet_args(&rolled, &receipts_arg),
+            &[rollback, "payment-2.json: block 5 (", "rolled back"],
+        ),
+        Refusal::new(
+            "an audit of the fork expecting the last block",
+            audit_devnet_args(&forked, &expect_arg),
+            &[rollback, "block 5 is ", &was_seen, "a fork"],
+        ),
+        Refusal::new(
+            "an audit of the fork with the receipts",
+            audit_devnet_args(&forked, &receipts_arg),
+            &[rollback, "payment-2.json: block 5 is ", "a fork"],
+        ),
+        Refusal::new(
+            "an audit with a receipt whose transaction was changed",
+            audit_devnet_args(&dir, &["--receipts", path_str(&forged)]),
+            &["payment.json", "does not verify with the ledger key"],
+        ),
+    ];
+    let (passed, refused) = run_beside(&refusals, &passes);
+    let details = check_ok(
+        "the audit holding the block seen and the receipts",
+        &passed[0],
+        &audit_ok_line(6, 6, 4, 10_000, 0),
+    );
+    assert!(details.contains("3 expected block(s) found"), "{details}");
+    assert_eq!(audited_tip(&details), (5, hash.clone()), "{details}");
+    check_ok(
+        "the audit of the rollback",
+        &passed[1],
+        &audit_ok_line(5, 5, 3, 10_000, 0),
+    );
+    check_refusals(&refusals, &refused);
 }

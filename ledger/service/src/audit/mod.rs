@@ -254,9 +254,6 @@ impl SnapshotJournal<'_, '_> {
                     format!("missing: the next stored block has height {}", block.height),
                 ));
             }
-            let header = BlockHeader::from_bytes(&block.sealed.header)
-                .map_err(|e| block_failure(block.height, e))?;
-            columns_agree_with_header(&block, &header)?;
             let mut listed = Vec::new();
             while let Some(tx) = transactions.next_if(|tx| tx.location.height == block.height) {
                 let index = u32::try_from(listed.len()).unwrap_or(u32::MAX);
@@ -274,8 +271,9 @@ impl SnapshotJournal<'_, '_> {
                 });
             }
             self.buffered.push_back(SourceBlock {
-                header: block.sealed.header,
-                signature: block.sealed.signature,
+                header: block.sealed.header.clone(),
+                signature: block.sealed.signature.clone(),
+                stored: Some(block),
                 transactions: listed,
             });
             self.next_height += 1;
@@ -295,7 +293,7 @@ impl SnapshotJournal<'_, '_> {
 /// signed header says, for readers that do not parse headers: they must agree,
 /// or a reader of the columns is told something the ledger never signed.
 /// (Whether the header itself is signed and chained is the replay's check.)
-fn columns_agree_with_header(
+pub(super) fn columns_agree_with_header(
     block: &crate::store::StoredBlock,
     header: &BlockHeader,
 ) -> Result<(), AuditFailure> {
@@ -652,6 +650,7 @@ pub fn audit_export(export: &Export, options: &AuditOptions) -> Result<AuditRepo
         Ok(Some(SourceBlock {
             header: decode(&block.header)?,
             signature: decode(&block.signature)?,
+            stored: None,
             transactions: block
                 .transactions
                 .iter()

@@ -72,6 +72,9 @@ pub struct Expectation {
 pub struct SourceBlock {
     pub header: Vec<u8>,
     pub signature: Vec<u8>,
+    /// The stored block row, whose columns must repeat the signed header (from
+    /// a database; `None` for an export).
+    pub stored: Option<crate::store::StoredBlock>,
     /// The block's transactions in order.
     pub transactions: Vec<SourceTransaction>,
 }
@@ -312,6 +315,11 @@ impl Replay {
         let signature = super::signature_from(&block.signature)
             .ok_or_else(|| block_failure(height, "malformed signature"))?;
         header.verify_signature(&self.ledger, &signature)?;
+        // Only once the header is known to be the ledger's: a rewritten header
+        // is a bad signature, not columns that disagree with it.
+        if let Some(stored) = &block.stored {
+            super::columns_agree_with_header(stored, &header)?;
+        }
         let mut txs = Vec::with_capacity(block.transactions.len());
         for stored in &block.transactions {
             let bytes = &stored.encoded;
@@ -552,12 +560,15 @@ fn check_expectations(replayed: &Replayed, expect: &[Expectation]) -> Result<(),
             }
             None => {
                 return Err(AuditFailure::Rollback(format!(
-                    "{}: block {} ({}) was seen, but the journal ends at {} block(s): the latest \
+                    "{}: block {} ({}) was seen, but the journal holds only {}: the latest \
                      blocks were rolled back",
                     expected.source,
                     expected.height,
                     hex::encode(expected.hash),
-                    replayed.blocks
+                    match replayed.blocks {
+                        0 => "no block".to_owned(),
+                        n => format!("blocks 0 to {}", n - 1),
+                    }
                 )))
             }
         }
