@@ -225,7 +225,16 @@ struct SnapshotJournal<'s, 'c> {
 /// Blocks read from the database per page.
 const BLOCKS_PER_PAGE: u32 = 256;
 
-impl SnapshotJournal<'_, '_> {
+impl<'s, 'c> SnapshotJournal<'s, 'c> {
+    fn new(snapshot: &'s mut SupplySnapshot<'c>) -> Self {
+        SnapshotJournal {
+            snapshot,
+            next_height: 0,
+            buffered: Default::default(),
+            done: false,
+        }
+    }
+
     fn next_block(&mut self) -> Result<Option<SourceBlock>, AuditFailure> {
         if self.buffered.is_empty() && !self.done {
             self.fill()?;
@@ -343,12 +352,7 @@ fn audit_snapshot(
     ledger: PublicKey,
     options: &AuditOptions,
 ) -> Result<AuditReport, AuditFailure> {
-    let mut journal = SnapshotJournal {
-        snapshot,
-        next_height: 0,
-        buffered: Default::default(),
-        done: false,
-    };
+    let mut journal = SnapshotJournal::new(snapshot);
     let replayed = replay::replay(ledger, options, || journal.next_block())?;
     let report = report_of(&replayed)?;
     tables::compare(journal.snapshot, &replayed)?;
@@ -375,7 +379,7 @@ pub struct LiveSupply {
 /// it proves the tables hold no more money than was issued, not that they are
 /// what the signed journal says.
 pub fn supply_audit_live(store: &Store) -> Result<LiveSupply, AuditFailure> {
-    let live = sum_live_tables(store, &|_| Ok(()))?;
+    let live = sum_live_tables(store)?;
     let supply = live
         .audit
         .finish()
@@ -403,19 +407,18 @@ enum Page {
     Kernels(Vec<Kernel>),
 }
 
-/// A summing thread's share: its partial audit and how many notes and kernels
-/// it added.
+/// A summing thread's share: its partial audit (which counts the notes) and
+/// how many kernels it added.
 #[derive(Default)]
 struct Share {
     audit: SupplyAudit,
-    notes: u64,
     kernels: u64,
 }
 
 /// Reads one consistent snapshot of the live tables and sums it: this thread
 /// reads pages of unspent notes and kernels (in id order, through
 /// [`SupplySnapshot`](crate::store::SupplySnapshot)), one thread per core takes
-/// them as they come, runs `check_note` on each note and decompresses and adds
+/// them as they come, and decompresses and adds
 /// every point. The pages in flight are bounded ([`PAGES_AHEAD_MAX`]); the first
 /// failure stops the reading.
 ///
@@ -423,10 +426,7 @@ struct Share {
 /// reading overlapped, the audit takes about `points × 4 µs / cores`. One reading
 /// connection keeps up with two cores' summing; the snapshot could not be shared
 /// by a second one without exporting it (`pg_export_snapshot`).
-fn sum_live_tables(
-    store: &Store,
-    check_note: &(dyn Fn(&UnspentCommitment) -> Result<(), AuditFailure> + Sync),
-) -> Result<LiveSums, AuditFailure> {
+fn sum_live_tables(store: &Store) -> Result<LiveSums, AuditFailure> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let page_rows = u32::try_from(PAGE_ROWS).expect("a page fits in u32");
     let failed = AtomicBool::new(false);
@@ -437,7 +437,7 @@ fn sum_live_tables(
                 let taken = taken.clone();
                 let failed = &failed;
                 scope.spawn(move || {
-                    let share = sum_pages(&taken, check_note);
+                    let share = sum_pages(&taken);
                     if share.is_err() {
                         failed.store(true, Ordering::Relaxed);
                     }
@@ -503,13 +503,11 @@ fn sum_live_tables(
                 "the audit stopped without a cause".into(),
             ));
         };
-        let (mut notes, mut kernels) = (0u64, 0u64);
+        let mut kernels = 0u64;
         for share in shares {
             audit = audit.merge(share.audit);
-            notes += share.notes;
             kernels += share.kernels;
         }
-        let _ = notes;
         Ok(LiveSums {
             height,
             kernels,
@@ -520,16 +518,12 @@ fn sum_live_tables(
 
 /// One summing thread: takes pages until the reader closes the channel, or until
 /// the first failure.
-fn sum_pages(
-    pages: &crossbeam_channel::Receiver<Page>,
-    check_note: &(dyn Fn(&UnspentCommitment) -> Result<(), AuditFailure> + Sync),
-) -> Result<Share, AuditFailure> {
+fn sum_pages(pages: &crossbeam_channel::Receiver<Page>) -> Result<Share, AuditFailure> {
     let mut share = Share::default();
     for page in pages {
         match page {
             Page::Unspent(notes) => {
                 for note in &notes {
-                    check_note(note)?;
                     share
                         .audit
                         .add_unspent_bytes(&note.commitment)
@@ -540,7 +534,6 @@ fn sum_pages(
                             ))
                         })?;
                 }
-                share.notes += u64::try_from(notes.len()).unwrap_or(u64::MAX);
             }
             Page::Kernels(kernels) => {
                 for kernel in &kernels {
@@ -575,12 +568,7 @@ pub fn export_store(
     let mut blocks = Vec::new();
     let mut last = None;
     store.supply_snapshot(|snapshot| {
-        let mut journal = SnapshotJournal {
-            snapshot,
-            next_height: 0,
-            buffered: Default::default(),
-            done: false,
-        };
+        let mut journal = SnapshotJournal::new(snapshot);
         Ok((|| {
             while let Some(block) = journal.next_block()? {
                 let header = BlockHeader::from_bytes(&block.header)

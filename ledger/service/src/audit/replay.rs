@@ -260,23 +260,13 @@ fn verify_chunk(chunk: &[Pending], one_by_one: bool, failure: &FirstFailure) {
     }
 }
 
+/// The replay in progress: the derived state, and what only the walk needs.
 struct Replay {
     ledger: PublicKey,
-    previous: Option<BlockHeader>,
-    hashes: Vec<[u8; 32]>,
-    governance: Option<GovernanceState>,
-    admitted_ms: HashMap<String, u64>,
-    notes: HashMap<NoteId, DerivedNote>,
-    next_event_seq: u64,
-    kernels: Vec<(TxId, [u8; 32])>,
-    issues: HashMap<TxId, DerivedIssue>,
     /// Every issue reference used so far: each proposal executes once.
     references: std::collections::HashSet<[u8; 32]>,
-    redemptions: Vec<(TxId, u64)>,
-    supply: SupplyAudit,
-    blocks: u64,
-    transactions: u64,
     pending: Vec<Pending>,
+    derived: Replayed,
 }
 
 fn block_failure(height: u64, problem: impl ToString) -> AuditFailure {
@@ -290,28 +280,30 @@ impl Replay {
     fn new(ledger: PublicKey) -> Replay {
         Replay {
             ledger,
-            previous: None,
-            hashes: Vec::new(),
-            governance: None,
-            admitted_ms: HashMap::new(),
-            notes: HashMap::new(),
-            next_event_seq: 1,
-            kernels: Vec::new(),
-            issues: HashMap::new(),
             references: std::collections::HashSet::new(),
-            redemptions: Vec::new(),
-            supply: SupplyAudit::new(),
-            blocks: 0,
-            transactions: 0,
             pending: Vec::new(),
+            derived: Replayed {
+                blocks: 0,
+                transactions: 0,
+                last: None,
+                hashes: Vec::new(),
+                governance: None,
+                admitted_ms: HashMap::new(),
+                notes: HashMap::new(),
+                next_event_seq: 1,
+                kernels: Vec::new(),
+                issues: HashMap::new(),
+                redemptions: Vec::new(),
+                supply: SupplyAudit::new(),
+            },
         }
     }
 
     fn block(&mut self, block: &SourceBlock) -> Result<(), AuditFailure> {
-        let height = self.previous.map_or(0, |p| p.height + 1);
+        let height = self.derived.last.map_or(0, |p| p.height + 1);
         let header =
             BlockHeader::from_bytes(&block.header).map_err(|e| block_failure(height, e))?;
-        header.check_follows(self.previous.as_ref())?;
+        header.check_follows(self.derived.last.as_ref())?;
         let signature = super::signature_from(&block.signature)
             .ok_or_else(|| block_failure(height, "malformed signature"))?;
         header.verify_signature(&self.ledger, &signature)?;
@@ -373,10 +365,10 @@ impl Replay {
                     rejection,
                 })?;
         }
-        self.hashes.push(header.hash());
-        self.previous = Some(header);
-        self.blocks += 1;
-        self.transactions += u64::from(header.tx_count);
+        self.derived.hashes.push(header.hash());
+        self.derived.last = Some(header);
+        self.derived.blocks += 1;
+        self.derived.transactions += u64::from(header.tx_count);
         Ok(())
     }
 
@@ -393,26 +385,32 @@ impl Replay {
         let mut spend_inputs = None;
         match &tx {
             Transaction::Governance(entry) => {
-                match &mut self.governance {
+                match &mut self.derived.governance {
                     None => {
                         let state = GovernanceState::genesis(entry, &self.ledger)?;
                         for id in state.participants.keys() {
-                            self.admitted_ms.insert(id.clone(), block_time_ms);
+                            self.derived.admitted_ms.insert(id.clone(), block_time_ms);
                         }
-                        self.governance = Some(state);
+                        self.derived.governance = Some(state);
                     }
                     Some(state) => {
                         state.check(entry)?;
                         state.apply(entry);
                         if let ledger_core::governance::Action::Admit { member } = &entry.action {
-                            self.admitted_ms.insert(member.id.clone(), block_time_ms);
+                            self.derived
+                                .admitted_ms
+                                .insert(member.id.clone(), block_time_ms);
                         }
                     }
                 }
                 return Ok(());
             }
             Transaction::Issue(issue) => {
-                let governance = self.governance.as_ref().ok_or(Rejection::NoGenesis)?;
+                let governance = self
+                    .derived
+                    .governance
+                    .as_ref()
+                    .ok_or(Rejection::NoGenesis)?;
                 verify(&tx, &[], &governance.issuance_policy())?;
                 if let Some(index) = issue
                     .outputs
@@ -431,11 +429,13 @@ impl Replay {
                     .map(|p| p.id.clone())
                     .unwrap_or_default();
                 let (amount, blinding) = issue.totals().ok_or(Rejection::AmountOverflow)?;
-                self.supply.add_issued(amount, &blinding);
-                if self.supply.outstanding() > i128::from(governance.supply_ceiling.minor_units()) {
+                self.derived.supply.add_issued(amount, &blinding);
+                if self.derived.supply.outstanding()
+                    > i128::from(governance.supply_ceiling.minor_units())
+                {
                     return Err(Rejection::SupplyCeiling);
                 }
-                self.issues.insert(
+                self.derived.issues.insert(
                     id,
                     DerivedIssue {
                         amount: amount.minor_units(),
@@ -446,11 +446,16 @@ impl Replay {
                 );
             }
             Transaction::Transfer(spend) | Transaction::Redeem(spend) => {
-                let governance = self.governance.as_ref().ok_or(Rejection::NoGenesis)?;
+                let governance = self
+                    .derived
+                    .governance
+                    .as_ref()
+                    .ok_or(Rejection::NoGenesis)?;
                 let redeem = matches!(tx, Transaction::Redeem(_));
                 let mut inputs = Vec::with_capacity(spend.inputs.len());
                 for (index, input) in spend.inputs.iter().enumerate() {
                     let note = self
+                        .derived
                         .notes
                         .get(input)
                         .ok_or(Rejection::UnknownInput { index })?;
@@ -472,15 +477,19 @@ impl Replay {
                 }
                 for input in &spend.inputs {
                     let seq = self.take_seq();
-                    if let Some(note) = self.notes.get_mut(input) {
+                    if let Some(note) = self.derived.notes.get_mut(input) {
                         note.spent = Some((id, seq));
                     }
                 }
-                self.kernels.push((id, spend.kernel.excess.to_bytes()));
-                self.supply.add_kernel(&spend.kernel.excess);
+                self.derived
+                    .kernels
+                    .push((id, spend.kernel.excess.to_bytes()));
+                self.derived.supply.add_kernel(&spend.kernel.excess);
                 if redeem {
-                    self.supply.add_redemption(spend.burned);
-                    self.redemptions.push((id, spend.burned.minor_units()));
+                    self.derived.supply.add_redemption(spend.burned);
+                    self.derived
+                        .redemptions
+                        .push((id, spend.burned.minor_units()));
                 }
                 spend_inputs = Some(inputs);
             }
@@ -496,7 +505,7 @@ impl Replay {
                 created_seq: self.take_seq(),
                 spent: None,
             };
-            if self.notes.insert(note.id, derived).is_some() {
+            if self.derived.notes.insert(note.id, derived).is_some() {
                 // Note ids derive from the creating transaction's id (or an
                 // issue's digest): only a repeated issue can collide.
                 return Err(Rejection::OutputExists {
@@ -517,26 +526,13 @@ impl Replay {
     }
 
     fn take_seq(&mut self) -> u64 {
-        let seq = self.next_event_seq;
-        self.next_event_seq += 1;
+        let seq = self.derived.next_event_seq;
+        self.derived.next_event_seq += 1;
         seq
     }
 
     fn finish(self) -> Replayed {
-        Replayed {
-            blocks: self.blocks,
-            transactions: self.transactions,
-            last: self.previous,
-            hashes: self.hashes,
-            governance: self.governance,
-            admitted_ms: self.admitted_ms,
-            notes: self.notes,
-            next_event_seq: self.next_event_seq,
-            kernels: self.kernels,
-            issues: self.issues,
-            redemptions: self.redemptions,
-            supply: self.supply,
-        }
+        self.derived
     }
 }
 

@@ -11,7 +11,8 @@ use super::governance::{
     PARTICIPANT_COLUMNS, PROPOSAL_COLUMNS,
 };
 use super::read::{
-    block_from_row, note_from_row, BlockRow, NoteRow, SupplySnapshot, BLOCK_COLUMNS, NOTE_COLUMNS,
+    block_from_row, event_from_row, note_from_row, BlockRow, EventRow, NoteRow, SupplySnapshot,
+    BLOCK_COLUMNS, EVENT_COLUMNS, NOTE_COLUMNS,
 };
 use super::schema::{
     blocks, chain_head, events, issuance_proposals, issuances, participants, redemptions,
@@ -174,24 +175,10 @@ impl SupplySnapshot<'_> {
             .filter(events::seq.gt(after))
             .order(events::seq)
             .limit(i64::from(limit))
-            .select((
-                events::seq,
-                events::kind,
-                events::note_id,
-                events::owner,
-                events::tx_id,
-            ))
-            .load::<(i64, String, Vec<u8>, Vec<u8>, Vec<u8>)>(self.conn)?
+            .select(EVENT_COLUMNS)
+            .load::<EventRow>(self.conn)?
             .into_iter()
-            .map(|(seq, kind, note_id, owner, tx_id)| {
-                Ok(Event {
-                    seq: from_db_i64(seq, "event seq")?,
-                    kind: EventKind::from_db(&kind)?,
-                    note_id: to_bytes32(&note_id, "event note id")?,
-                    owner: to_bytes32(&owner, "event owner")?,
-                    tx_id: to_bytes32(&tx_id, "event tx id")?,
-                })
-            })
+            .map(event_from_row)
             .collect()
     }
 

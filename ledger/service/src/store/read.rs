@@ -14,7 +14,7 @@ use diesel::prelude::*;
 
 use super::error::StoreError;
 use super::schema::transactions;
-use super::schema::{blocks, chain_head, events, issuances, kernels, notes, redemptions};
+use super::schema::{blocks, chain_head, events, issuances, notes, redemptions};
 use super::types::*;
 use super::{AnyConnection, Store};
 
@@ -102,6 +102,33 @@ pub(super) fn note_from_row(row: NoteRow) -> Result<StoredNote, StoreError> {
         output_index: from_db_i32(output_index, "note output index")?,
         created_seq: from_db_i64(created_seq, "note created_seq")?,
         spent,
+    })
+}
+
+pub(super) type EventRow = (i64, String, Vec<u8>, Vec<u8>, Vec<u8>);
+
+pub(super) const EVENT_COLUMNS: (
+    events::seq,
+    events::kind,
+    events::note_id,
+    events::owner,
+    events::tx_id,
+) = (
+    events::seq,
+    events::kind,
+    events::note_id,
+    events::owner,
+    events::tx_id,
+);
+
+pub(super) fn event_from_row(row: EventRow) -> Result<Event, StoreError> {
+    let (seq, kind, note_id, owner, tx_id) = row;
+    Ok(Event {
+        seq: from_db_i64(seq, "event seq")?,
+        kind: EventKind::from_db(&kind)?,
+        note_id: to_bytes32(&note_id, "event note id")?,
+        owner: to_bytes32(&owner, "event owner")?,
+        tx_id: to_bytes32(&tx_id, "event tx id")?,
     })
 }
 
@@ -270,13 +297,7 @@ impl Store {
         let mut conn = self.connection()?;
         let mut query = events::table
             .filter(events::seq.gt(after_seq))
-            .select((
-                events::seq,
-                events::kind,
-                events::note_id,
-                events::owner,
-                events::tx_id,
-            ))
+            .select(EVENT_COLUMNS)
             .order(events::seq)
             .limit(i64::from(limit))
             .into_boxed();
@@ -284,17 +305,9 @@ impl Store {
             query = query.filter(events::owner.eq(owner.to_vec()));
         }
         query
-            .load::<(i64, String, Vec<u8>, Vec<u8>, Vec<u8>)>(&mut *conn)?
+            .load::<EventRow>(&mut *conn)?
             .into_iter()
-            .map(|(seq, kind, note_id, owner, tx_id)| {
-                Ok(Event {
-                    seq: from_db_i64(seq, "event seq")?,
-                    kind: EventKind::from_db(&kind)?,
-                    note_id: to_bytes32(&note_id, "event note id")?,
-                    owner: to_bytes32(&owner, "event owner")?,
-                    tx_id: to_bytes32(&tx_id, "event tx id")?,
-                })
-            })
+            .map(event_from_row)
             .collect()
     }
 
@@ -391,22 +404,12 @@ impl SupplySnapshot<'_> {
         mut visit: impl FnMut(Kernel),
     ) -> Result<(), StoreError> {
         let page_size = page_size.max(1);
-        let mut after: Vec<u8> = Vec::new();
+        let mut after: Option<Bytes32> = None;
         loop {
-            let page = kernels::table
-                .filter(kernels::tx_id.gt(&after))
-                .select((kernels::tx_id, kernels::excess))
-                .order(kernels::tx_id)
-                .limit(i64::from(page_size))
-                .load::<(Vec<u8>, Vec<u8>)>(self.conn)?;
+            let page = self.kernels_after(after.as_ref(), page_size)?;
             let full = page.len() == usize::try_from(page_size).unwrap_or(usize::MAX);
-            for (tx_id, excess) in page {
-                visit(Kernel {
-                    tx_id: to_bytes32(&tx_id, "kernel tx id")?,
-                    excess: to_bytes32(&excess, "kernel excess")?,
-                });
-                after = tx_id;
-            }
+            after = page.last().map(|kernel| kernel.tx_id);
+            page.into_iter().for_each(&mut visit);
             if !full {
                 return Ok(());
             }
