@@ -85,7 +85,7 @@ pub struct Member {
     pub role: Role,
     /// 1 to 64 bytes of `A-Z a-z 0-9 - _`.
     pub id: String,
-    /// 1 to 200 bytes of UTF-8.
+    /// 1 to 200 bytes of UTF-8, no control characters (Unicode category Cc).
     pub name: String,
     /// Signs the participant's requests and approvals; owns a bank's notes.
     pub key: PublicKey,
@@ -215,7 +215,10 @@ impl Governance {
 
 fn check_member(member: &Member) -> Result<(), Rejection> {
     check_id(&member.id)?;
-    if member.name.is_empty() || member.name.len() > PARTICIPANT_NAME_MAX {
+    if member.name.is_empty()
+        || member.name.len() > PARTICIPANT_NAME_MAX
+        || member.name.chars().any(char::is_control)
+    {
         return Err(Rejection::BadParticipantName);
     }
     Ok(())

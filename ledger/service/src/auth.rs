@@ -4,10 +4,10 @@
 //!
 //! | header | value |
 //! |---|---|
-//! | `x-cbdc-key` | the caller's registered public key, hex |
-//! | `x-cbdc-timestamp` | milliseconds since the Unix epoch |
-//! | `x-cbdc-nonce` | 16 random bytes, hex, never reused by that key |
-//! | `x-cbdc-signature` | Schnorr signature ([`Purpose::Request`]), hex |
+//! | `x-cbdc-key` | the caller's registered public key, 64 lowercase hex characters |
+//! | `x-cbdc-timestamp` | milliseconds since the Unix epoch, canonical decimal |
+//! | `x-cbdc-nonce` | 16 random bytes, 32 lowercase hex characters, never reused by that key |
+//! | `x-cbdc-signature` | Schnorr signature ([`Purpose::Request`]), 128 lowercase hex characters |
 //!
 //! over the message
 //!
@@ -20,6 +20,7 @@
 //! and a (key, nonce) pair it has seen (nonces are kept longer than the skew window,
 //! so a replay is refused whether it is fresh or stale). Unknown or missing key →
 //! 401; a key whose role may not call the route → 403; a suspended participant → 403.
+//! PROTOCOL.md ("Signed requests") is the specification, with a test vector.
 
 use ledger_core::{PublicKey, Purpose, SecretKey, Signature};
 use rand::{CryptoRng, RngCore};
@@ -115,10 +116,25 @@ impl AuthError {
     }
 }
 
+/// Exactly `2·N` lowercase hex characters.
 fn hex_fixed<const N: usize>(text: &str, header: &'static str) -> Result<[u8; N], AuthError> {
+    let lowercase = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     let mut out = [0u8; N];
+    if !lowercase {
+        return Err(AuthError::Malformed(header));
+    }
     hex::decode_to_slice(text, &mut out).map_err(|_| AuthError::Malformed(header))?;
     Ok(out)
+}
+
+/// A canonical decimal: digits only, no sign, no leading zero.
+fn decimal(text: &str) -> Option<u64> {
+    let canonical = !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'));
+    canonical.then(|| text.parse().ok()).flatten()
 }
 
 /// Parses the headers (given by a lookup function) and checks the signature and the
@@ -137,9 +153,7 @@ pub fn check_request(
     let signature = get(HEADER_SIGNATURE)?;
     let key = PublicKey::from_bytes(&hex_fixed::<32>(&key_hex, HEADER_KEY)?)
         .map_err(|_| AuthError::Malformed(HEADER_KEY))?;
-    let timestamp_ms: u64 = timestamp
-        .parse()
-        .map_err(|_| AuthError::Malformed(HEADER_TIMESTAMP))?;
+    let timestamp_ms = decimal(&timestamp).ok_or(AuthError::Malformed(HEADER_TIMESTAMP))?;
     let nonce = hex_fixed::<16>(&nonce, HEADER_NONCE)?;
     let signature = Signature::from_bytes(&hex_fixed::<64>(&signature, HEADER_SIGNATURE)?)
         .map_err(|_| AuthError::Malformed(HEADER_SIGNATURE))?;

@@ -15,4 +15,6 @@ pub mod error;
 pub mod gate;
 pub mod ledger;
 pub mod metrics;
+pub mod openapi;
 pub mod server;
+pub mod wire;

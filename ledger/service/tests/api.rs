@@ -421,8 +421,8 @@ async fn every_bad_request_on_every_route_is_a_4xx_json_error() {
     assert_error(
         "wrong method",
         &raw(&base, "DELETE", "/v1/supply", vec![], vec![]).await,
-        404,
-        "no_route",
+        405,
+        "method_not_allowed",
     );
     // Bodies that parse as JSON but are wrong.
     let bad_bodies: &[(&str, &str, Value, u16, &str)] = &[
