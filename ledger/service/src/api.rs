@@ -211,34 +211,50 @@ impl From<LedgerError> for ApiError {
 }
 
 /// Reads the body up to [`BODY_LIMIT_BYTES`], within [`BODY_TIMEOUT`].
+///
+/// A body cut off (too large, too slow) leaves its payload unread. actix
+/// drains an unread *chunked* payload to keep the connection, which a client
+/// that never ends its body would hold open for ever; a payload still held
+/// when the answer is written makes actix close the connection instead. So the
+/// payload is kept a moment past the answer.
 async fn read_body(mut payload: Payload) -> Result<web::Bytes, ApiError> {
-    let read = async {
-        let mut body = web::BytesMut::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| ApiError::bad_request("bad_body", e.to_string()))?;
-            if body.len() + chunk.len() > BODY_LIMIT_BYTES {
+    let deadline = tokio::time::Instant::now() + BODY_TIMEOUT;
+    let mut body = web::BytesMut::new();
+    loop {
+        let chunk = match tokio::time::timeout_at(deadline, payload.next()).await {
+            Ok(None) => return Ok(body.freeze()),
+            Ok(Some(chunk)) => chunk.map_err(|e| ApiError::bad_request("bad_body", e.to_string()))?,
+            Err(_) => {
+                hold_until_closed(payload);
                 return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    format!("request bodies are limited to {BODY_LIMIT_BYTES} bytes"),
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    format!(
+                        "the request body did not arrive within {} s",
+                        BODY_TIMEOUT.as_secs()
+                    ),
                 ));
             }
-            body.extend_from_slice(&chunk);
+        };
+        if body.len() + chunk.len() > BODY_LIMIT_BYTES {
+            hold_until_closed(payload);
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("request bodies are limited to {BODY_LIMIT_BYTES} bytes"),
+            ));
         }
-        Ok(body.freeze())
-    };
-    tokio::time::timeout(BODY_TIMEOUT, read)
-        .await
-        .unwrap_or_else(|_| {
-            Err(ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "body_timeout",
-                format!(
-                    "the request body did not arrive within {} s",
-                    BODY_TIMEOUT.as_secs()
-                ),
-            ))
-        })
+        body.extend_from_slice(&chunk);
+    }
+}
+
+/// Keeps an unread payload alive while the answer is written, so the
+/// connection is closed rather than drained (see [`read_body`]).
+fn hold_until_closed(payload: Payload) {
+    actix_web::rt::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        drop(payload);
+    });
 }
 
 /// The authenticated caller.
@@ -483,13 +499,16 @@ fn parse_hex<const N: usize>(text: &str, code: &'static str) -> Result<[u8; N], 
     Ok(out)
 }
 
-/// A canonical decimal `u64`: digits only, no sign, no leading zero.
+/// Largest id, height or sequence number the store holds (`BIGINT`).
+const STORED_MAX: u64 = i64::MAX as u64;
+
+/// A canonical decimal up to [`STORED_MAX`]: digits only, no sign, no leading zero.
 fn parse_decimal(text: &str) -> Option<u64> {
     let canonical = !text.is_empty()
         && text.bytes().all(|b| b.is_ascii_digit())
         && (text == "0" || !text.starts_with('0'));
     if canonical {
-        text.parse().ok()
+        text.parse().ok().filter(|&n| n <= STORED_MAX)
     } else {
         None
     }
@@ -963,7 +982,7 @@ async fn get_note(
 #[into_params(parameter_in = Query)]
 struct EventsQuery {
     /// Events after this sequence number (the `next` of the previous page).
-    #[param(minimum = 0, default = 0, value_type = Option<u64>)]
+    #[param(minimum = 0, maximum = 9223372036854775807_u64, default = 0, value_type = Option<u64>)]
     after: Option<String>,
     /// Only events of notes owned by this key (64 lowercase hex characters).
     #[param(pattern = "^[0-9a-f]{64}$")]
@@ -1007,7 +1026,7 @@ async fn events(
     let query = web::Query::<EventsQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::bad_request("bad_query", e.to_string()))?
         .into_inner();
-    let after = query_number(query.after.as_deref(), "after", 0, u64::MAX, 0)?;
+    let after = query_number(query.after.as_deref(), "after", 0, STORED_MAX, 0)?;
     let limit = query_number(query.limit.as_deref(), "limit", 100, EVENTS_LIMIT_MAX.into(), 1)? as u32;
     let wait_ms = query_number(query.wait_ms.as_deref(), "wait_ms", 0, EVENTS_WAIT_MAX_MS, 0)?;
     let owner = query
@@ -1151,7 +1170,7 @@ async fn start_audit(state: State, signed: Signed<Officers>) -> Result<HttpRespo
 #[utoipa::path(
     tag = "journal",
     security(("cbdc_key" = [], "cbdc_timestamp" = [], "cbdc_nonce" = [], "cbdc_signature" = [])),
-    params(("id" = u64, Path, description = "the run's id", minimum = 1)),
+    params(("id" = u64, Path, description = "the run's id", minimum = 1, maximum = 9223372036854775807_u64)),
     responses(
         (status = 200, body = AuditRunView, description = "the run"),
         (status = 404, body = ErrorBody, description = "`unknown_audit`"),
@@ -1211,7 +1230,7 @@ async fn latest_block(state: State, signed: Signed<Anyone>) -> Result<web::Json<
 #[utoipa::path(
     tag = "journal",
     security(("cbdc_key" = [], "cbdc_timestamp" = [], "cbdc_nonce" = [], "cbdc_signature" = [])),
-    params(("height" = u64, Path, description = "a canonical decimal integer", minimum = 0)),
+    params(("height" = u64, Path, description = "a canonical decimal integer", minimum = 0, maximum = 9223372036854775807_u64)),
     responses(
         (status = 200, body = BlockView, description = "the block"),
         (status = 404, body = ErrorBody, description = "`unknown_block`"),
@@ -1252,8 +1271,8 @@ mod tests {
     fn decimals_are_canonical() {
         assert_eq!(parse_decimal("0"), Some(0));
         assert_eq!(parse_decimal("17"), Some(17));
-        assert_eq!(parse_decimal(&u64::MAX.to_string()), Some(u64::MAX));
-        for bad in ["", "+1", "-1", "01", "1 ", " 1", "0x1", "18446744073709551616", "1e3"] {
+        assert_eq!(parse_decimal("9223372036854775807"), Some(i64::MAX as u64));
+        for bad in ["", "+1", "-1", "01", "1 ", " 1", "0x1", "9223372036854775808", "18446744073709551616", "1e3"] {
             assert_eq!(parse_decimal(bad), None, "{bad:?}");
         }
     }

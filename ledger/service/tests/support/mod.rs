@@ -5,7 +5,9 @@
 
 #![allow(dead_code)] // Each test binary uses its own part of the harness.
 
+pub mod http;
 pub mod net;
+pub mod pg_instance;
 
 use diesel::pg::PgConnection;
 use diesel::{Connection, RunQueryDsl};
