@@ -80,8 +80,8 @@ for notes in $SIZES; do
     echo "## $notes unspent notes ($PER_TX per kernel)"
     psql -qX "$BASE/postgres" -c "CREATE DATABASE $DB" >/dev/null
     echo "load before: $(load_average)"
-    echo "\$ cbdc seed --notes $notes --notes-per-transaction $PER_TX"
-    "$CBDC" seed --database-url "$url" --block-key "$WORK/ledger.json" \
+    echo "\$ cbdc seed --yes --notes $notes --notes-per-transaction $PER_TX"
+    "$CBDC" seed --yes --database-url "$url" --block-key "$WORK/ledger.json" \
         --notes "$notes" --notes-per-transaction "$PER_TX"
     echo "\$ cbdc audit --supply-only   ($RUNS runs)"
     : >"$WORK/audit-times"

@@ -449,8 +449,8 @@ impl Report {
         }
         if let Some(c) = &self.cpu {
             out.push_str(&format!(
-                "host CPU (submit phase, {} cores busy {:.0} %): per transaction ledger {:.3} ms, postgres {:.3} ms, load generator {:.3} ms, other {:.3} ms\n",
-                c.cores,
+                "host CPU (submit phase, {} busy {:.0} %): per transaction ledger {:.3} ms, postgres {:.3} ms, load generator {:.3} ms, other {:.3} ms\n",
+                crate::counted(c.cores, "core", "cores"),
                 c.host_busy * 100.0,
                 c.ledger_ms,
                 c.postgres_ms,
@@ -502,7 +502,10 @@ async fn bench_ledger(args: &BenchArgs) -> Result<Report> {
     let before = scrape_metrics(&args.ledger).await;
     let cpu_before = crate::host::Snapshot::take();
     let progress = Progress::start(
-        &format!("submitting with {} clients", args.clients),
+        &format!(
+            "submitting with {}",
+            crate::counted(args.clients, "client", "clients")
+        ),
         requests.len(),
     );
     let measurement = measure(&target, requests, args.clients, Some(progress.get())).await?;
@@ -602,8 +605,8 @@ async fn fund_notes(
     }
     if executed["state"] != "executed" {
         bail!(
-            "the issue did not execute after {} approvals (give as many --officer-key as the threshold): state {}",
-            officer_clients.len(),
+            "the issue did not execute after {} (give as many --officer-key as the threshold): state {}",
+            crate::counted(officer_clients.len(), "approval", "approvals"),
             executed["state"]
         );
     }
@@ -637,7 +640,10 @@ async fn fund_notes(
         }
         let built = tokio::task::block_in_place(|| {
             build_all(
-                &format!("fan-out level {level}: building {} splits", split.len()),
+                &format!(
+                    "fan-out level {level}: building {}",
+                    crate::counted(split.len(), "split", "splits")
+                ),
                 &split,
                 |p, rng| {
                     let children = split_sizes(p.leaves);
@@ -669,7 +675,10 @@ async fn fund_notes(
             .collect();
         let txs = Arc::new(built.into_iter().map(|b| b.tx).collect::<Vec<_>>());
         let progress = Progress::start(
-            &format!("fan-out level {level}: submitting {} splits", txs.len()),
+            &format!(
+                "fan-out level {level}: submitting {}",
+                crate::counted(txs.len(), "split", "splits")
+            ),
             txs.len(),
         );
         let m = measure(&submitter, txs, SETUP_CLIENTS, Some(progress.get())).await?;
@@ -681,8 +690,8 @@ async fn fund_notes(
     }
     ensure!(
         done.len() == args.transactions,
-        "the fan-out made {} notes, not {}",
-        done.len(),
+        "the fan-out made {}, not {}",
+        crate::counted(done.len(), "note", "notes"),
         args.transactions
     );
     Ok(done)
@@ -781,6 +790,9 @@ mod tests {
         }
         let bank_key = dir.path().join("bank.json");
         keys::write_wallet(&bank_key, &WalletKeys::generate(&mut rand::rngs::OsRng)).unwrap();
+        // The ledger opens its block key, it never creates one.
+        let block_key = dir.path().join("ledger.json");
+        keys::write_signing(&block_key, &SecretKey::generate(&mut rand::rngs::OsRng)).unwrap();
         let settings = Settings {
             listen: "127.0.0.1:0".into(),
             database_url: dir
@@ -788,7 +800,7 @@ mod tests {
                 .join("ledger.sqlite")
                 .to_string_lossy()
                 .into_owned(),
-            block_key: dir.path().join("ledger.json"),
+            block_key,
             threshold: 2,
             workers: 2,
             supply_ceiling: ledger_service::ledger::SUPPLY_CEILING_DEFAULT,

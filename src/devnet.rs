@@ -4,15 +4,26 @@
 //! `DATABASE_URL`), creates three officer keys (two must approve an issuance) and a
 //! demo bank, admits the bank, issues it money through the real maker–checker
 //! flow over HTTP, has the bank pay a demo customer, audits the ledger and prints
-//! what is where. Then it keeps serving until interrupted (or exits with `--once`).
-//! Running it again on the same data directory reuses the keys and the database.
+//! what is where and what to run next. Then it keeps serving until SIGINT or
+//! SIGTERM (or exits with `--once`), and checkpoints the database on the way out.
+//!
+//! Running it again on the same data directory reuses the keys and the database:
+//! the first run is the one whose database had no journal yet. Keys are created
+//! only then — afterwards a missing key file is an error, never a new key (the
+//! journal names the old ones) — and money is issued only while the demo bank
+//! has never held any, which the ledger itself says (its event feed), so a
+//! rerun neither issues again nor needs a marker file that could lie.
 
 use crate::keys;
-use crate::serve::{bind, open_ledger, OfficerConfig, Settings};
+use crate::serve::{bind, open_ledger, serve_until_shutdown, OfficerConfig, Settings, Shutdown};
 use anyhow::{bail, Context, Result};
-use ledger_core::{build_transfer, Amount, Memo, OwnedNote, Payment, Transaction};
+use ledger_core::{
+    build_transfer, Amount, Commitment, Memo, NoteId, OwnedNote, Payment, SecretKey, Transaction,
+    WalletKeys,
+};
 use ledger_service::client::LedgerClient;
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 pub struct DevnetArgs {
@@ -25,12 +36,167 @@ pub struct DevnetArgs {
     /// Set up, audit, print, and exit instead of serving.
     #[arg(long)]
     pub once: bool,
-    /// Amount to issue to the demo bank, in minor units.
+    /// Amount to issue to the demo bank on the first run, in minor units (a rerun
+    /// issues nothing; `cbdc issue` issues more).
     #[arg(long, default_value_t = 100_000_000)]
     pub issue: u64,
 }
 
 const BANK_ID: &str = "demo-bank";
+
+/// The devnet's key files: created on the first run, only loaded afterwards.
+struct DevnetKeys<'a> {
+    dir: &'a Path,
+    /// No journal in the database yet: the first run.
+    first_run: bool,
+}
+
+impl DevnetKeys<'_> {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join("keys").join(name)
+    }
+
+    /// A key file that must be there on a rerun: its key is in the journal
+    /// (or owns notes), and a new one would silently be another participant.
+    fn existing(&self, name: &str) -> Result<PathBuf> {
+        let path = self.path(name);
+        if !self.first_run && !path.exists() {
+            bail!(
+                "the key file {} is missing, but the devnet in {} already has a ledger that \
+                 uses its key: a devnet never replaces a key (restore the file, or remove {} \
+                 to start afresh)",
+                path.display(),
+                self.dir.display(),
+                self.dir.display()
+            );
+        }
+        Ok(path)
+    }
+
+    fn signing(&self, name: &str) -> Result<SecretKey> {
+        let path = self.existing(name)?;
+        if !path.exists() {
+            keys::write_signing(&path, &SecretKey::generate(&mut rand::rngs::OsRng))?;
+        }
+        keys::load_signing(&path)
+    }
+
+    fn wallet(&self, name: &str) -> Result<WalletKeys> {
+        let path = self.existing(name)?;
+        if !path.exists() {
+            keys::write_wallet(&path, &WalletKeys::generate(&mut rand::rngs::OsRng))?;
+        }
+        keys::load_wallet(&path)
+    }
+}
+
+/// Whether the database already holds a journal (its genesis block). A SQLite
+/// file that does not exist holds none, and is not created here.
+fn has_journal(database_url: &str) -> Result<bool> {
+    let is_file = ledger_service::store::Backend::of_url(database_url)
+        == ledger_service::store::Backend::Sqlite
+        && !database_url.starts_with("file:");
+    if is_file && !Path::new(database_url).exists() {
+        return Ok(false);
+    }
+    crate::serve::check_sqlite_path(database_url, false)?;
+    let store = ledger_service::store::Store::open(database_url)
+        .map_err(|e| anyhow::anyhow!("opening the devnet's database {database_url}: {e}"))?;
+    let genesis = store
+        .block(0)
+        .map_err(|e| anyhow::anyhow!("reading the devnet's database {database_url}: {e}"))?;
+    Ok(genesis.is_some())
+}
+
+/// A word as a POSIX shell reads it back: quoted when it holds anything but
+/// characters that are safe bare.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_-./:=@,+%".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+fn path_word(path: &Path) -> String {
+    shell_word(&path.to_string_lossy())
+}
+
+/// What a wallet holds: the sum of its unspent notes and how many there are,
+/// from the ledger's event feed (followed by `client`, any participant) and the
+/// notes' openings (an issue's is public; a transfer's is in its memo, opened
+/// with the wallet's view key).
+async fn balance(client: &LedgerClient, wallet: &WalletKeys) -> Result<(u64, usize)> {
+    let owner = wallet.spend.public_key();
+    let mut unspent = BTreeSet::new();
+    let mut after = 0;
+    loop {
+        let page = client.events(after, Some(&owner), 0).await?;
+        let events = page["events"].as_array().context("the event feed's page")?;
+        if events.is_empty() {
+            break;
+        }
+        for event in events {
+            let note = event["note_id"]
+                .as_str()
+                .context("an event's note")?
+                .to_owned();
+            match event["kind"].as_str() {
+                Some("created") => unspent.insert(note),
+                Some("spent") => unspent.remove(&note),
+                other => bail!("an event of unknown kind {other:?}"),
+            };
+        }
+        after = page["next"].as_u64().context("the event feed's next")?;
+    }
+    let mut total: u64 = 0;
+    for id in &unspent {
+        let id: NoteId = id.parse().context("a note id")?;
+        let note = client.note(&id).await?;
+        let memo = hex::decode(note["memo"].as_str().unwrap_or_default())?;
+        let value = if memo.is_empty() {
+            // An issue's output: its opening is public, in the issue.
+            let created_by = note["created_by"].as_str().context("a note's creator")?;
+            let answer = client.transaction(&created_by.parse()?).await?;
+            let Transaction::Issue(issue) = serde_json::from_value(answer["transaction"].clone())?
+            else {
+                bail!("note {id} has no memo and was not issued");
+            };
+            issue
+                .owned_notes()
+                .into_iter()
+                .find(|owned| owned.id == id)
+                .context("the issue holds the note")?
+                .opening
+                .value()
+        } else {
+            let mut commitment = [0u8; 32];
+            hex::decode_to_slice(
+                note["commitment"].as_str().unwrap_or_default(),
+                &mut commitment,
+            )?;
+            let commitment = Commitment::from_bytes(&commitment)
+                .map_err(|e| anyhow::anyhow!("note {id}'s commitment: {e}"))?;
+            let memo = Memo::from_bytes(
+                &memo
+                    .try_into()
+                    .map_err(|_| anyhow::anyhow!("note {id}'s memo has the wrong length"))?,
+            )?;
+            memo.open(&wallet.view, &commitment)
+                .with_context(|| format!("opening note {id}'s memo"))?
+                .value()
+        };
+        total = total
+            .checked_add(value.minor_units())
+            .context("a balance beyond u64")?;
+    }
+    Ok((total, unspent.len()))
+}
+
+fn notes(count: usize) -> String {
+    crate::counted(count, "note", "notes")
+}
 
 pub async fn run(args: DevnetArgs) -> Result<()> {
     if args.issue == 0 {
@@ -43,20 +209,27 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         Ok(url) if !url.is_empty() => url,
         _ => dir.join("ledger.sqlite").to_string_lossy().into_owned(),
     };
+    let devnet_keys = DevnetKeys {
+        dir,
+        first_run: !has_journal(&database_url)?,
+    };
     let officer_files: Vec<PathBuf> = (1..=3)
-        .map(|i| dir.join(format!("keys/officer-{i}.json")))
+        .map(|i| devnet_keys.path(&format!("officer-{i}.json")))
         .collect();
-    let officers = officer_files
-        .iter()
-        .map(|p| keys::signing_or_create(p))
+    let officers = (1..=3)
+        .map(|i| devnet_keys.signing(&format!("officer-{i}.json")))
         .collect::<Result<Vec<_>>>()?;
-    let bank = keys::wallet_or_create(&dir.join("keys/demo-bank.json"))?;
-    let customer = keys::wallet_or_create(&dir.join("keys/demo-customer.json"))?;
+    let bank = devnet_keys.wallet("demo-bank.json")?;
+    let customer = devnet_keys.wallet("demo-customer.json")?;
+    let block_key = devnet_keys.existing("ledger.json")?;
+    if !block_key.exists() {
+        keys::write_signing(&block_key, &SecretKey::generate(&mut rand::rngs::OsRng))?;
+    }
 
     let settings = Settings {
         listen: args.listen.clone(),
         database_url: database_url.clone(),
-        block_key: dir.join("keys/ledger.json"),
+        block_key,
         threshold: 2,
         workers: 2,
         supply_ceiling: ledger_service::ledger::SUPPLY_CEILING_DEFAULT,
@@ -84,7 +257,7 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
     let address = listener.local_addr()?;
     let server = ledger_service::server::serve(ledger, listener, settings.workers)?;
     let handle = server.handle();
-    let mut serving = tokio::spawn(server);
+    let serving = tokio::spawn(server);
     let base = format!("http://{address}");
 
     let officer1 = LedgerClient::new(&base, officers[0].clone());
@@ -109,70 +282,49 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         Err(e) => return Err(e.into()),
     }
 
-    let proposal = officer1.propose(BANK_ID, Amount::new(args.issue)).await?;
-    let proposal_id = proposal["id"].as_str().context("proposal id")?.to_string();
-    officer1.approve(&proposal_id).await?;
-    let executed = officer2.approve(&proposal_id).await?;
-    if executed["state"] != "executed" {
-        bail!("the issuance did not execute after two approvals: {executed}");
+    // Whether this ledger ever gave the bank money: its own event feed says.
+    let bank_events = bank_client
+        .events(0, Some(&bank.spend.public_key()), 0)
+        .await?;
+    let bank_held_money = bank_events["events"]
+        .as_array()
+        .is_some_and(|events| !events.is_empty());
+    if bank_held_money {
+        println!(
+            "{BANK_ID} already holds money on this ledger: nothing issued (a devnet issues only \
+             on its first run; `issue more` below issues again)"
+        );
+    } else {
+        issue_and_pay(
+            &args,
+            &ledger_key,
+            [&officer1, &officer2],
+            &bank_client,
+            &bank,
+            &customer,
+        )
+        .await?;
     }
-    let receipt: ledger_core::Receipt = serde_json::from_value(executed["receipt"].clone())?;
-    receipt
-        .verify(&ledger_key)
-        .context("the issue receipt does not verify")?;
-    println!(
-        "issued {} minor units to {BANK_ID} (proposal {proposal_id}, block {})",
-        args.issue, receipt.block.height
-    );
-
-    // The bank pays a customer a tenth of the issue from the issued note.
-    let answer = bank_client.transaction(&receipt.tx_id).await?;
-    let issue_tx: Transaction = serde_json::from_value(answer["transaction"].clone())?;
-    let Transaction::Issue(issue) = issue_tx else {
-        bail!("the receipt is not of an issue");
-    };
-    let notes: Vec<OwnedNote> = issue.owned_notes();
-    let payment = Amount::new((args.issue / 10).max(1));
-    let built = build_transfer(
-        std::slice::from_ref(&bank.spend),
-        &notes,
-        &[Payment {
-            to: customer.address(),
-            amount: payment,
-        }],
-        &bank.address(),
-        &mut rand::rngs::OsRng,
-    )?;
-    let paid = bank_client.submit(&built.tx).await?;
-    paid.verify(&ledger_key)
-        .context("the payment receipt does not verify")?;
-    let customer_output = built
-        .outputs
-        .iter()
-        .find(|o| !o.change)
-        .context("payment output")?;
-    let note = bank_client.note(&customer_output.note).await?;
-    let memo_bytes = hex::decode(note["memo"].as_str().unwrap_or_default())?;
-    let memo = Memo::from_bytes(
-        &memo_bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("memo length"))?,
-    )?;
-    let opened = memo.open(&customer.view, &customer_output.commitment())?;
-    println!(
-        "{BANK_ID} paid the demo customer {} minor units (tx {}); the customer opened the memo: {}",
-        payment,
-        paid.tx_id,
-        opened.value()
-    );
 
     let audit = officer1.audit().await?;
     if audit["state"] != "passed" {
         bail!("the audit failed: {}", audit["problem"]);
     }
     let supply = officer1.supply().await?;
+    let (bank_balance, bank_notes) = balance(&bank_client, &bank).await?;
+    let (customer_balance, customer_notes) = balance(&bank_client, &customer).await?;
     println!();
-    println!("ledger        {base}  (OpenAPI at {base}/openapi.json, metrics at {base}/metrics)");
+    if args.once {
+        println!(
+            "ledger        not serving: --once exits after the audit (run without --once to \
+             serve on {})",
+            args.listen
+        );
+    } else {
+        println!(
+            "ledger        {base}  (OpenAPI at {base}/openapi.json, metrics at {base}/metrics)"
+        );
+    }
     println!("database      {database_url}");
     println!("ledger key    {}", hex::encode(ledger_key.as_bytes()));
     println!("keys          {}", dir.join("keys").display());
@@ -202,19 +354,130 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         })
     );
     println!(
-        "audit again   cargo run --release -- audit --database-url {database_url} --ledger-key {}",
-        dir.join("keys/ledger.json").display()
+        "balances      {BANK_ID} {bank_balance} in {}; demo customer {customer_balance} in {}",
+        notes(bank_notes),
+        notes(customer_notes)
     );
-
-    if !args.once {
-        println!("\nserving; Ctrl-C stops");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => { handle.stop(true).await; }
-            result = &mut serving => { result??; }
+    println!(
+        "audit again   cbdc audit --database-url {} --ledger-key {}",
+        shell_word(&database_url),
+        hex::encode(ledger_key.as_bytes())
+    );
+    let officer_key = |i: usize| path_word(&officer_files[i]);
+    if args.once {
+        println!(
+            "serve         cbdc devnet --data-dir {} --listen {}",
+            path_word(dir),
+            shell_word(&args.listen)
+        );
+    } else {
+        println!(
+            "request       cbdc request GET /v1/supply --key {} --ledger {base}",
+            officer_key(0)
+        );
+        println!(
+            "issue more    cbdc issue --ledger {base} --key {} propose --bank {BANK_ID} --amount \
+             AMOUNT",
+            officer_key(0)
+        );
+        for i in [0, 1] {
+            println!(
+                "              cbdc issue --ledger {base} --key {} approve --proposal ID",
+                officer_key(i)
+            );
         }
     }
-    handle.stop(true).await;
-    let _ = serving.await;
+
+    let stopped_by = if args.once {
+        handle.stop(true).await;
+        serving.await.context("the HTTP server's task failed")??;
+        None
+    } else {
+        // Listening from here on: before this line is printed, a signal is
+        // handled by its default action.
+        let shutdown = Shutdown::listen()?;
+        println!("\nserving until Ctrl-C or SIGTERM");
+        serve_until_shutdown(
+            serving,
+            move || async move { handle.stop(true).await },
+            shutdown,
+        )
+        .await?
+    };
+    // The write-ahead log folded back: the database file alone is the ledger.
     store.checkpoint()?;
+    if let Some(signal) = stopped_by {
+        println!("stopped ({signal}); database checkpointed");
+    }
+    Ok(())
+}
+
+/// The first run's money: an issue to the bank through maker–checker (one
+/// officer proposes and approves, a second approves and so executes it), then
+/// a payment of a tenth of it from the bank to the customer, who opens its memo.
+async fn issue_and_pay(
+    args: &DevnetArgs,
+    ledger_key: &ledger_core::PublicKey,
+    [officer1, officer2]: [&LedgerClient; 2],
+    bank_client: &LedgerClient,
+    bank: &WalletKeys,
+    customer: &WalletKeys,
+) -> Result<()> {
+    let proposal = officer1.propose(BANK_ID, Amount::new(args.issue)).await?;
+    let proposal_id = proposal["id"].as_str().context("proposal id")?.to_string();
+    officer1.approve(&proposal_id).await?;
+    let executed = officer2.approve(&proposal_id).await?;
+    if executed["state"] != "executed" {
+        bail!("the issuance did not execute after two approvals: {executed}");
+    }
+    let receipt: ledger_core::Receipt = serde_json::from_value(executed["receipt"].clone())?;
+    receipt
+        .verify(ledger_key)
+        .context("the issue receipt does not verify")?;
+    println!(
+        "issued {} minor units to {BANK_ID} (proposal {proposal_id}, block {})",
+        args.issue, receipt.block.height
+    );
+
+    // The bank pays a customer a tenth of the issue from the issued note.
+    let answer = bank_client.transaction(&receipt.tx_id).await?;
+    let issue_tx: Transaction = serde_json::from_value(answer["transaction"].clone())?;
+    let Transaction::Issue(issue) = issue_tx else {
+        bail!("the receipt is not of an issue");
+    };
+    let notes: Vec<OwnedNote> = issue.owned_notes();
+    let payment = Amount::new((args.issue / 10).max(1));
+    let built = build_transfer(
+        std::slice::from_ref(&bank.spend),
+        &notes,
+        &[Payment {
+            to: customer.address(),
+            amount: payment,
+        }],
+        &bank.address(),
+        &mut rand::rngs::OsRng,
+    )?;
+    let paid = bank_client.submit(&built.tx).await?;
+    paid.verify(ledger_key)
+        .context("the payment receipt does not verify")?;
+    let customer_output = built
+        .outputs
+        .iter()
+        .find(|o| !o.change)
+        .context("payment output")?;
+    let note = bank_client.note(&customer_output.note).await?;
+    let memo_bytes = hex::decode(note["memo"].as_str().unwrap_or_default())?;
+    let memo = Memo::from_bytes(
+        &memo_bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("memo length"))?,
+    )?;
+    let opened = memo.open(&customer.view, &customer_output.commitment())?;
+    println!(
+        "{BANK_ID} paid the demo customer {} minor units (tx {}); the customer opened the memo: {}",
+        payment,
+        paid.tx_id,
+        opened.value()
+    );
     Ok(())
 }

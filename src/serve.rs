@@ -1,4 +1,10 @@
-//! `cbdc ledger serve`: configuration (file, then environment, then flags) and start-up.
+//! `cbdc ledger serve`: configuration (file, then environment, then flags),
+//! start-up and shutdown.
+//!
+//! The ledger never creates its block key: it opens the key file it is given or
+//! refuses to start naming the path, and an existing journal refuses any key but
+//! the one its genesis names. SIGINT and SIGTERM stop it the same way: requests
+//! in flight finish, then the SQLite write-ahead log is folded into the database.
 
 use crate::keys;
 use anyhow::{bail, Context, Result};
@@ -23,7 +29,8 @@ pub struct ServeArgs {
     /// PostgreSQL URL or SQLite file path.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
-    /// The key file that signs journal blocks (created if missing).
+    /// The key file that signs journal blocks. It must exist (`cbdc keygen --out
+    /// FILE` makes one); on an existing ledger it must be the key its genesis names.
     #[arg(long, env = "CBDC_BLOCK_KEY")]
     pub block_key: Option<PathBuf>,
     /// Officer approvals an issuance needs; written into the genesis entry of a
@@ -191,9 +198,11 @@ pub fn check_sqlite_path(url: &str, must_exist: bool) -> Result<()> {
 /// Opens the ledger: founds a new journal with a genesis entry naming the
 /// configured officers, threshold and supply ceiling, or checks the configured
 /// officers against an existing journal's.
+///
+/// The block key is read before the database is opened, so a missing or bad key
+/// file leaves no trace (not even a new SQLite file).
 pub fn open_ledger(settings: &Settings) -> Result<Arc<Ledger>> {
     check_sqlite_path(&settings.database_url, false)?;
-    let block_key = keys::signing_or_create(&settings.block_key)?;
     let officers = settings
         .officers
         .iter()
@@ -206,6 +215,15 @@ pub fn open_ledger(settings: &Settings) -> Result<Arc<Ledger>> {
             ))
         })
         .collect::<Result<Vec<_>>>()?;
+    let key_path = settings.block_key.display();
+    if !settings.block_key.exists() {
+        bail!(
+            "no block key file at {key_path}: a ledger never creates its key (for a new \
+             ledger make one with `cbdc keygen --out {key_path}`; an existing ledger needs \
+             the key file it was founded with)"
+        );
+    }
+    let block_key = keys::load_signing(&settings.block_key).context("the ledger's block key")?;
     let genesis = GenesisConfig {
         officers: officers.clone(),
         threshold: settings.threshold,
@@ -225,7 +243,7 @@ pub fn open_ledger(settings: &Settings) -> Result<Arc<Ledger>> {
     let mut config = LedgerConfig::new(settings.database_url.clone(), block_key, genesis);
     config.audit_every_blocks = settings.audit_every_blocks;
     let ledger = Ledger::open(config, Metrics::new())
-        .map_err(|e| anyhow::anyhow!("opening the ledger: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("opening the ledger with block key file {key_path}: {e}"))?;
     Ok(ledger)
 }
 
@@ -234,15 +252,159 @@ pub fn bind(listen: &str) -> Result<TcpListener> {
         .with_context(|| format!("cannot listen on {listen} (is another ledger running?)"))
 }
 
+/// SIGINT (Ctrl-C) and SIGTERM, listened for from the moment this is made (so
+/// one that arrives early is not lost to the default action, which kills).
+pub struct Shutdown {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    pub fn listen() -> Result<Shutdown> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Shutdown {
+                interrupt: signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+                terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Shutdown {})
+    }
+
+    /// Waits for a signal; returns its name.
+    async fn signalled(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "SIGINT",
+                _ = self.terminate.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
+}
+
+/// Waits for the HTTP server's task (`serving`) until it stops by itself or
+/// `shutdown` fires; then stops it with `stop` (gracefully: requests in flight
+/// finish) and waits for it. The task is awaited exactly once either way:
+/// actix also stops on these signals by itself, so either arm can be the one
+/// that sees it end (awaiting a finished `JoinHandle` again panics).
+/// Returns the signal that stopped it, if one did.
+pub async fn serve_until_shutdown<F>(
+    mut serving: tokio::task::JoinHandle<std::io::Result<()>>,
+    stop: impl FnOnce() -> F,
+    mut shutdown: Shutdown,
+) -> Result<Option<&'static str>>
+where
+    F: std::future::Future<Output = ()>,
+{
+    let (result, signal) = tokio::select! {
+        result = &mut serving => (result, None),
+        signal = shutdown.signalled() => {
+            tracing::info!("{signal}: stopping (requests in flight finish first)");
+            stop().await;
+            (serving.await, Some(signal))
+        }
+    };
+    result
+        .context("the HTTP server's task failed")?
+        .context("the HTTP server failed")?;
+    Ok(signal)
+}
+
 pub async fn run(args: ServeArgs) -> Result<()> {
     let settings = args.settings()?;
     // The address first: a ledger that cannot listen must not found a journal.
     let listener = bind(&settings.listen)?;
     let ledger = open_ledger(&settings)?;
+    let shutdown = Shutdown::listen()?;
     tracing::info!(listen = %settings.listen, ledger_key = %hex::encode(ledger.public_key().as_bytes()), "ledger serving");
     let store = ledger.store().clone();
-    // actix stops on SIGINT/SIGTERM; then the write-ahead log is folded back.
-    ledger_service::server::serve(ledger, listener, settings.workers)?.await?;
+    let server = ledger_service::server::serve(ledger, listener, settings.workers)?;
+    let handle = server.handle();
+    let serving = tokio::spawn(server);
+    serve_until_shutdown(
+        serving,
+        move || async move { handle.stop(true).await },
+        shutdown,
+    )
+    .await?;
+    // The write-ahead log folded back: the database file alone is the ledger.
     store.checkpoint()?;
+    tracing::info!("ledger stopped; database checkpointed");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example configuration at the repository's root is one the ledger
+    /// reads, and it shows every setting the file may hold.
+    #[test]
+    fn the_example_configuration_parses_and_names_every_setting() {
+        let text = include_str!("../ledger.example.toml");
+        let example: FileConfig = toml::from_str(text).expect("ledger.example.toml parses");
+        // Destructured without `..`: a new setting fails to compile here until
+        // the example (and this list) shows it.
+        let FileConfig {
+            listen,
+            database_url,
+            block_key,
+            threshold,
+            workers,
+            supply_ceiling,
+            audit_every_blocks,
+            officers,
+        } = example;
+        let set = [
+            ("listen", listen.is_some()),
+            ("database_url", database_url.is_some()),
+            ("block_key", block_key.is_some()),
+            ("threshold", threshold.is_some()),
+            ("workers", workers.is_some()),
+            ("supply_ceiling", supply_ceiling.is_some()),
+            ("audit_every_blocks", audit_every_blocks.is_some()),
+            ("officers", !officers.is_empty()),
+        ];
+        let missing: Vec<&str> = set
+            .iter()
+            .filter(|(_, present)| !present)
+            .map(|(name, _)| *name)
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "not in ledger.example.toml: {missing:?}"
+        );
+        assert!(officers.iter().any(|officer| officer.name.is_some()));
+        assert_eq!(
+            supply_ceiling,
+            Some(ledger_service::ledger::SUPPLY_CEILING_DEFAULT)
+        );
+        assert_eq!(
+            audit_every_blocks,
+            Some(ledger_service::ledger::AUDIT_EVERY_BLOCKS_DEFAULT)
+        );
+        // Every setting is explained: a comment right above it.
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let is_setting = line.contains(" = ") && !line.starts_with('#');
+            if is_setting
+                && !matches!(*line, l if l.starts_with("id ") || l.starts_with("name ") || l.starts_with("key "))
+            {
+                assert!(
+                    i > 0 && lines[i - 1].starts_with('#'),
+                    "ledger.example.toml: `{line}` has no comment above it"
+                );
+            }
+        }
+    }
 }

@@ -3,8 +3,9 @@
 //!
 //! What they hold the binary to:
 //! * `devnet --once` works on a fresh directory and again on the same one (a
-//!   restart reuses the keys and the database), and `audit` agrees with it, in
-//!   batches and `--one-by-one`;
+//!   restart reuses the keys and the database and issues nothing more), and
+//!   `audit` agrees with it, in batches and `--one-by-one`; a serving devnet or
+//!   ledger stops on SIGTERM as on SIGINT, exit 0, its database checkpointed;
 //! * an export audits to the same figures, and every tampering of an export or of
 //!   the database fails the audit with one line on stderr that names the problem,
 //!   even a block re-signed with the ledger's own key;
@@ -13,7 +14,14 @@
 //!   (`--receipts`); neither does a fork;
 //! * bad input fails fast with one `cbdc: ...` line and a non-zero exit, never a
 //!   panic, a backtrace or a long hang;
-//! * key files are private (0600) and hold keys that parse;
+//! * key files are private (0600) and hold keys that parse; keys are never
+//!   replaced: `ledger serve` refuses a missing, unreadable, wrong-kind or other
+//!   block key naming the path, a devnet rerun a missing key file; a key file
+//!   others can read gets a warning; `keygen` prints what `bank admit` needs;
+//! * `cbdc request` signs and sends any request, and its `--print-headers` make
+//!   a real curl's request pass; transport errors name the URL and the cause;
+//! * `cbdc seed` asks for `--yes`; progress and logs carry no ANSI codes off a
+//!   terminal;
 //! * `ledger serve` founds its journal from the configured officers, runs
 //!   maker–checker issuance over HTTP, admits an officer only with the
 //!   threshold's approvals (`cbdc officer ... --cosign`), exposes its probes,
@@ -26,13 +34,15 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
 use ledger_core::governance::Role;
 use ledger_core::journal::merkle_root;
-use ledger_core::{Address, Amount, BlockHeader, PublicKey, Receipt, SecretKey, TxId, WalletKeys};
+use ledger_core::{
+    Address, Amount, BlockHeader, Payment, PublicKey, Receipt, SecretKey, TxId, WalletKeys,
+};
 use ledger_service::client::LedgerClient;
 use serde_json::{json, Value};
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cbdc");
@@ -223,10 +233,17 @@ fn audit_ok_line(
     redeemed: u64,
 ) -> String {
     format!(
-        "audit OK: {blocks} blocks, {transactions} transactions, {unspent} unspent notes; \
-         issued {issued}, redeemed {redeemed}, outstanding {}\n",
+        "audit OK: {}, {}, {}; issued {issued}, redeemed {redeemed}, outstanding {}\n",
+        counted(blocks, "block"),
+        counted(transactions, "transaction"),
+        counted(unspent, "unspent note"),
         issued - redeemed
     )
+}
+
+/// `1 block`, `0 blocks`, `2 blocks`: how the binary counts.
+fn counted(count: u64, noun: &str) -> String {
+    format!("{count} {noun}{}", if count == 1 { "" } else { "s" })
 }
 
 /// Copies a devnet directory (keys, the SQLite file with its WAL) to `to`.
@@ -243,15 +260,19 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Two devnet runs issuing 5 000 each, built once per run of this binary and
+/// A devnet's first run (issuing 5 000), grown by a second issue of 5 000 and
+/// payment through the officers' and the bank's commands (a devnet issues only
+/// on its first run), then run again: built once per run of this binary and
 /// shared by every test that only needs some ledger (each copies it before
-/// touching it): 6 blocks of one transaction each, the genesis (0), the bank's
+/// touching it). 6 blocks of one transaction each, the genesis (0), the bank's
 /// admission (1), then issue and payment (2, 3) and again (4, 5); 4 unspent
 /// notes, 10 000 outstanding.
 struct SharedDevnet {
     dir: PathBuf,
-    /// The output of the first and of the second `devnet --once`.
+    /// The output of the first `devnet --once` and of the one after the growth.
     runs: [String; 2],
+    /// The two payments to the demo customer (blocks 3 and 5).
+    payments: [TxId; 2],
     /// Every key file and its bytes after the first run.
     first_keys: Vec<(PathBuf, Vec<u8>)>,
 }
@@ -294,13 +315,190 @@ fn shared_devnet() -> &'static SharedDevnet {
                 (path, bytes)
             })
             .collect();
+        let grown = grow_devnet(&dir, 5_000);
         let second = devnet_once(&dir, 5_000);
         SharedDevnet {
+            payments: [devnet_payment(&first), grown],
             dir,
             runs: [first, second],
             first_keys,
         }
     })
+}
+
+/// A `cbdc devnet` child serving on a free port, its stdout and stderr in files
+/// next to its data directory; killed when dropped (also when a test fails).
+struct Devnet {
+    child: Child,
+    base: String,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Devnet {
+    fn start(dir: &Path, run: &str) -> Devnet {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let name = dir
+            .file_name()
+            .expect("a named data directory")
+            .to_string_lossy();
+        let stdout = dir.with_file_name(format!("{name}-{run}.stdout"));
+        let stderr = dir.with_file_name(format!("{name}-{run}.stderr"));
+        let args = ["devnet", "--data-dir", path_str(dir), "--listen", &listen];
+        let child = cbdc_command(&args)
+            .args(["--issue", "5000"])
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("cbdc devnet starts");
+        Devnet {
+            child,
+            base: format!("http://{listen}"),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Its stdout and stderr so far.
+    fn output(&self) -> (String, String) {
+        let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+        (read(&self.stdout), read(&self.stderr))
+    }
+
+    /// Waits until it serves: set up, audited, its summary printed and its
+    /// signal handlers in place (it says so last).
+    fn wait_serving(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let (out, err) = self.output();
+                panic!("the devnet exited early ({status}):\n{out}\n{err}");
+            }
+            if self.output().0.contains("serving until Ctrl-C or SIGTERM") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the devnet is not serving after 30 s:\n{}\n{}",
+                self.output().0,
+                self.output().1
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self, signal: &str) -> ExitStatus {
+        signal_and_wait(&mut self.child, signal)
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends `signal` (`TERM`, `INT`) to `child` with kill(1) and waits for it to
+/// exit, at most 20 s.
+fn signal_and_wait(child: &mut Child, signal: &str) -> ExitStatus {
+    let sent = Command::new("kill")
+        .args(["-s", signal, &child.id().to_string()])
+        .status()
+        .expect("kill(1) runs");
+    assert!(sent.success(), "kill -s {signal} failed");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running 20 s after SIG{signal}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Bytes in a SQLite write-ahead log (0 when there is none).
+fn wal_len(database: &Path) -> u64 {
+    let wal = database.with_file_name(format!(
+        "{}-wal",
+        database.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::metadata(wal).map_or(0, |m| m.len())
+}
+
+/// Grows the devnet in `dir` by an issue of `amount` to the demo bank and a
+/// payment of a tenth of it to the demo customer, as its officers and its bank
+/// would: `cbdc devnet` serving, officer 1 proposes and approves (`cbdc
+/// issue`), officer 2 approves, and the bank submits the transfer it built with
+/// `cbdc request`; then SIGTERM. Returns the payment.
+fn grow_devnet(dir: &Path, amount: u64) -> TxId {
+    let mut devnet = Devnet::start(dir, "grow");
+    devnet.wait_serving();
+    let base = devnet.base.clone();
+    let key = |name: &str| dir.join("keys").join(name);
+    let issue = |officer: &str, args: &[&str]| -> Value {
+        let officer = key(officer);
+        let mut all = vec!["issue", "--ledger", &base, "--key", path_str(&officer)];
+        all.extend(args);
+        serde_json::from_str(&expect_ok(&all)).expect("`cbdc issue` prints JSON")
+    };
+    let amount_arg = amount.to_string();
+    let proposal = issue(
+        "officer-1.json",
+        &["propose", "--bank", "demo-bank", "--amount", &amount_arg],
+    );
+    let id = proposal["id"].as_str().expect("a proposal id").to_owned();
+    issue("officer-1.json", &["approve", "--proposal", &id]);
+    let executed = issue("officer-2.json", &["approve", "--proposal", &id]);
+    assert_eq!(executed["state"], "executed", "{executed}");
+    let issued: ledger_core::Issue =
+        serde_json::from_value(executed["issue"].clone()).expect("the executed issue");
+
+    let bank_file = read_json(&key("demo-bank.json"));
+    let bank = WalletKeys {
+        spend: secret_from_hex(&bank_file["spend"]),
+        view: secret_from_hex(&bank_file["view"]),
+    };
+    let customer: Address = read_json(&key("demo-customer.json"))["address"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let built = ledger_core::build_transfer(
+        std::slice::from_ref(&bank.spend),
+        &issued.owned_notes(),
+        &[Payment {
+            to: customer,
+            amount: Amount::new(amount / 10),
+        }],
+        &bank.address(),
+        &mut rand::rngs::OsRng,
+    )
+    .expect("the bank builds its payment");
+    let body = dir.with_file_name("payment.bin");
+    std::fs::write(&body, built.tx.encode()).unwrap();
+    let answer = expect_ok(&[
+        "request",
+        "POST",
+        "/v1/transactions",
+        "--body",
+        path_str(&body),
+        "--content-type",
+        "application/octet-stream",
+        "--key",
+        path_str(&key("demo-bank.json")),
+        "--ledger",
+        &base,
+    ]);
+    let answer: Value = serde_json::from_str(&answer).expect("the submission's answer is JSON");
+    let receipt: Receipt =
+        serde_json::from_value(answer["receipt"].clone()).expect("a receipt for the payment");
+    let status = devnet.stop("TERM");
+    assert!(status.success(), "the devnet stopped with {status}");
+    receipt.tx_id
 }
 
 /// A copy of the shared two-run devnet at `to`.
@@ -441,7 +639,8 @@ fn audited_tip(stderr: &str) -> (u64, String) {
 
 #[test]
 fn devnet_restart_reuses_keys_and_database_and_the_audit_agrees() {
-    // The shared devnet is this: a run on a fresh directory, then a restart.
+    // The shared devnet is this: a run on a fresh directory, a second issue and
+    // payment, then a restart.
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("devnet");
     let shared = copy_of_shared_devnet(&dir);
@@ -472,6 +671,23 @@ fn devnet_restart_reuses_keys_and_database_and_the_audit_agrees() {
         json!({"blocks": 4, "transactions": 4, "unspent_notes": 2,
                "issued": 5000, "redeemed": 0, "outstanding": 5000})
     );
+    assert_eq!(
+        summary_line(first, "balances"),
+        "demo-bank 4500 in 1 note; demo customer 500 in 1 note"
+    );
+    // `--once` names no URL it does not serve, and says what serves.
+    assert!(!first.contains("http://"), "{first}");
+    assert!(
+        summary_line(first, "ledger ").starts_with("not serving: --once exits"),
+        "{first}"
+    );
+    assert_eq!(
+        summary_line(first, "serve "),
+        format!(
+            "cbdc devnet --data-dir {} --listen 127.0.0.1:0",
+            path_str(&shared.dir)
+        )
+    );
     let ledger_key = summary_line(first, "ledger key").to_string();
     assert_eq!(
         shared.first_keys.len(),
@@ -479,10 +695,15 @@ fn devnet_restart_reuses_keys_and_database_and_the_audit_agrees() {
         "3 officers, bank, customer, ledger"
     );
 
-    // A restart: same keys, same database, a second issue on top of the first.
-    // The admission is not repeated: the issue is block 4, the payment block 5.
+    // A restart: same keys, same database. Neither the admission nor the issue
+    // is repeated: the second issue and payment (blocks 4, 5) are the growth's.
     assert!(
-        second.contains("bank demo-bank already admitted") && second.contains(", block 4)"),
+        second.contains("bank demo-bank already admitted")
+            && second.contains("demo-bank already holds money on this ledger: nothing issued"),
+        "{second}"
+    );
+    assert!(
+        !second.contains("issued 5000 minor units") && !second.contains("paid the demo"),
         "{second}"
     );
     assert_eq!(summary_line(second, "ledger key"), ledger_key);
@@ -499,6 +720,10 @@ fn devnet_restart_reuses_keys_and_database_and_the_audit_agrees() {
         json!({"blocks": 6, "transactions": 6, "unspent_notes": 4,
                "issued": 10000, "redeemed": 0, "outstanding": 10000})
     );
+    assert_eq!(
+        summary_line(second, "balances"),
+        "demo-bank 9000 in 2 notes; demo customer 1000 in 2 notes"
+    );
     for (path, bytes) in &shared.first_keys {
         assert_eq!(
             &std::fs::read(path).unwrap(),
@@ -509,10 +734,25 @@ fn devnet_restart_reuses_keys_and_database_and_the_audit_agrees() {
     }
 
     // The offline audit, with the key as the printed hex and as a file, its
-    // verification in batches and one by one: the same line every way.
+    // verification in batches and one by one: the same line every way. The
+    // first is the command the devnet printed (with the public key, not the
+    // secret key file), run as printed.
     let database = dir.join("ledger.sqlite");
     let key_file = dir.join("keys/ledger.json");
     let expected = audit_ok_line(6, 6, 4, 10_000, 0);
+    let printed = summary_line(second, "audit again");
+    let printed: Vec<&str> = printed.split_whitespace().collect();
+    assert_eq!(
+        printed,
+        [
+            "cbdc",
+            "audit",
+            "--database-url",
+            &format!("{}/ledger.sqlite", path_str(&shared.dir)),
+            "--ledger-key",
+            &ledger_key
+        ]
+    );
     let modes = [
         (ledger_key.as_str(), None, "in batches"),
         (path_str(&key_file), None, "in batches"),
@@ -943,7 +1183,7 @@ fn an_export_with_a_signed_tip_fails_when_cut_short() {
         |e| {
             blocks_mut(e).pop();
         },
-        &["signed tip says the chain had 6 blocks", "export holds 5"],
+        &["signed tip counts 6 block(s)", "export holds 5"],
     ));
     refusals.push(tampered_export(
         tmp,
@@ -1407,13 +1647,135 @@ fn bad_input_fails_with_one_clear_line() {
         ],
         &["--key"],
     );
+    // A transport error names the URL and the cause.
+    let proposals_url = format!("{nowhere}/v1/issuances");
     refuse(
         "issue to a ledger that is not there",
         &[
             "issue", "--ledger", &nowhere, "--key", officer, "propose", "--bank", "b", "--amount",
             "1",
         ],
-        &["cannot reach the ledger", &nowhere],
+        &[&format!(
+            "cannot reach the ledger at {proposals_url}: connection refused"
+        )],
+    );
+    let supply_url = format!("{nowhere}/v1/supply");
+    refuse(
+        "a signed request to a ledger that is not there",
+        &[
+            "request",
+            "GET",
+            "/v1/supply",
+            "--key",
+            officer,
+            "--ledger",
+            &nowhere,
+        ],
+        &[&format!(
+            "cannot reach the ledger at {supply_url}: connection refused"
+        )],
+    );
+    refuse(
+        "a signed request to a path that is not one",
+        &[
+            "request",
+            "GET",
+            "v1/supply",
+            "--key",
+            officer,
+            "--ledger",
+            &nowhere,
+        ],
+        &["starting with `/`", "`v1/supply`"],
+    );
+    // Officer key files given to client commands get the checks a block key
+    // does: a wallet is not an officer's key, a directory is no key file.
+    let bank_file = dir.join("keys/demo-bank.json");
+    let keys_dir = dir.join("keys");
+    refuse(
+        "issue with a bank's wallet file as the officer's key",
+        &[
+            "issue",
+            "--ledger",
+            &nowhere,
+            "--key",
+            path_str(&bank_file),
+            "show",
+            "--proposal",
+            "00",
+        ],
+        &[
+            path_str(&bank_file),
+            "is a wallet key file",
+            "not a signing key file",
+        ],
+    );
+    refuse(
+        "issue with a directory as the officer's key",
+        &[
+            "issue",
+            "--ledger",
+            &nowhere,
+            "--key",
+            path_str(&keys_dir),
+            "show",
+            "--proposal",
+            "00",
+        ],
+        &["cannot read key file", path_str(&keys_dir)],
+    );
+    refuse(
+        "officer admit with a text file as a cosigner",
+        &[
+            "officer", "--ledger", &nowhere, "--key", officer, "--cosign", garbage, "suspend",
+            "--id", "x",
+        ],
+        &[garbage, "not a JSON key file"],
+    );
+    refuse(
+        "bank admit with a wallet file and hex keys",
+        &[
+            "bank",
+            "--ledger",
+            &nowhere,
+            "--key",
+            officer,
+            "admit",
+            "--id",
+            "b",
+            "--name",
+            "B",
+            "--wallet-file",
+            path_str(&bank_file),
+            "--spend-key",
+            &zero,
+        ],
+        &["--wallet-file", "not both"],
+    );
+    refuse(
+        "bank admit without keys",
+        &[
+            "bank", "--ledger", &nowhere, "--key", officer, "admit", "--id", "b", "--name", "B",
+        ],
+        &["--wallet-file FILE", "--spend-key HEX and --view-key HEX"],
+    );
+    refuse(
+        "bank admit with a signing key as the wallet file",
+        &[
+            "bank",
+            "--ledger",
+            &nowhere,
+            "--key",
+            officer,
+            "admit",
+            "--id",
+            "b",
+            "--name",
+            "B",
+            "--wallet-file",
+            officer,
+        ],
+        &[officer, "is a signing key file", "not a wallet file"],
     );
     refuse(
         "bank suspend at a ledger that is not there",
@@ -1498,6 +1860,10 @@ fn bad_input_fails_with_one_clear_line() {
     );
     let config = tmp.path().join("config.toml");
     std::fs::write(&config, "listen = \"127.0.0.1:0\"\nunknown_setting = 1\n").unwrap();
+    // Each case has a block key (a ledger never creates one; the refusals of a
+    // bad one are `ledger_serve_refuses_a_missing_unreadable_or_different_block_key`).
+    let serve_key = tmp.path().join("serve-block-key.json");
+    expect_ok(&["keygen", "--out", path_str(&serve_key)]);
     let serve_cases: [(&str, &[&str], &[&str]); 8] = [
         (
             "a threshold of 0",
@@ -1547,8 +1913,8 @@ fn bad_input_fails_with_one_clear_line() {
     for (i, (what, extra, needles)) in serve_cases.into_iter().enumerate() {
         let own = tmp.path().join(format!("serve-{i}"));
         std::fs::create_dir(&own).unwrap();
-        let (serve_db, block_key) = (own.join("ledger.sqlite"), own.join("block.json"));
-        let mut args = vec!["ledger", "serve", "--block-key", path_str(&block_key)];
+        let serve_db = own.join("ledger.sqlite");
+        let mut args = vec!["ledger", "serve", "--block-key", path_str(&serve_key)];
         if !extra.contains(&"--database-url") {
             args.extend(["--database-url", path_str(&serve_db)]);
         }
@@ -1640,8 +2006,9 @@ fn keygen_writes_private_files_whose_keys_parse() {
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(&public, &mut bytes).unwrap();
     PublicKey::from_bytes(&bytes).expect("the public key parses");
-    assert!(
-        stdout.contains(&public),
+    assert_eq!(
+        summary_line(&stdout, "public key"),
+        public,
         "keygen prints the public key: {stdout}"
     );
     assert!(
@@ -1649,9 +2016,18 @@ fn keygen_writes_private_files_whose_keys_parse() {
         "keygen must never print the secret"
     );
 
-    // A wallet: spend and view keys, and the address built from them.
+    // A wallet: spend and view keys, and the address built from them; and its
+    // public file, for the central bank.
     let wallet = tmp.path().join("bank.json");
-    let stdout = expect_ok(&["keygen", "--wallet", "--out", path_str(&wallet)]);
+    let public_file = tmp.path().join("bank.public.json");
+    let stdout = expect_ok(&[
+        "keygen",
+        "--wallet",
+        "--out",
+        path_str(&wallet),
+        "--public-out",
+        path_str(&public_file),
+    ]);
     #[cfg(unix)]
     assert_eq!(mode(&wallet), 0o600, "a wallet key file must be private");
     let file = read_json(&wallet);
@@ -1674,7 +2050,52 @@ fn keygen_writes_private_files_whose_keys_parse() {
         file["view_public"],
         public_hex(&keys.view.public_key()).as_str()
     );
-    assert!(stdout.contains(&address.to_string()), "{stdout}");
+    // Each public value on its own labelled line: what `bank admit` needs.
+    let spend_public = public_hex(&keys.spend.public_key());
+    let view_public = public_hex(&keys.view.public_key());
+    assert_eq!(summary_line(&stdout, "address"), address.to_string());
+    assert_eq!(summary_line(&stdout, "spend_public"), spend_public);
+    assert_eq!(summary_line(&stdout, "view_public"), view_public);
+    for secret in [&file["spend"], &file["view"]] {
+        assert!(!stdout.contains(secret.as_str().unwrap()), "{stdout}");
+    }
+    let admit: Vec<&str> = stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("admit with"))
+        .map(str::trim)
+        .collect();
+    let command = "cbdc bank --key OFFICER_KEY_FILE admit --id BANK_ID --name BANK_NAME";
+    assert_eq!(
+        admit,
+        [
+            format!("{command} --wallet-file {}", path_str(&public_file)),
+            format!("{command} --spend-key {spend_public} --view-key {view_public}"),
+        ],
+        "{stdout}"
+    );
+    // The public file holds no secret, and anyone may read it.
+    let public_json = read_json(&public_file);
+    assert_eq!(
+        public_json,
+        json!({"kind": "wallet-public", "spend_public": spend_public,
+               "view_public": view_public, "address": address.to_string()})
+    );
+    #[cfg(unix)]
+    assert_eq!(mode(&public_file), 0o644);
+    // A public file that exists is refused before any key file is written.
+    let again = tmp.path().join("bank-2.json");
+    expect_error(
+        &[
+            "keygen",
+            "--wallet",
+            "--out",
+            path_str(&again),
+            "--public-out",
+            path_str(&public_file),
+        ],
+        &["bank.public.json", "must not exist"],
+    );
+    assert!(!again.exists());
 
     // Two runs give two different keys.
     let other = tmp.path().join("other.json");
@@ -1702,7 +2123,7 @@ fn keygen_writes_private_files_whose_keys_parse() {
 }
 
 /// `cbdc ledger serve` on `dir/ledger.sqlite`, signing blocks with `block_key`
-/// (created if missing); a new journal is founded with `officers` (`id`, hex key
+/// (which must exist); a new journal is founded with `officers` (`id`, hex key
 /// or key file) and a threshold of 2.
 fn serve_args(
     dir: &Path,
@@ -1751,8 +2172,11 @@ impl Server {
         let listen = format!("127.0.0.1:{port}");
         let args = serve_args(dir, block_key, officers, &listen);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        // A log file, as an operator keeps one: no NO_COLOR, so that colour
+        // codes would show if the binary wrote them off a terminal.
         let child = cbdc_command(&args)
             .env("RUST_LOG", "info")
+            .env_remove("NO_COLOR")
             .stdout(log_file.try_clone().unwrap())
             .stderr(log_file)
             .spawn()
@@ -1834,6 +2258,7 @@ async fn ledger_serve_issues_with_two_officers_and_survives_a_crash() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let block_key = dir.join("block-key.json");
+    expect_ok(&["keygen", "--out", path_str(&block_key)]);
     let mut officer_keys = Vec::new();
     let mut officers = Vec::new();
     for i in 1..=4 {
@@ -2151,18 +2576,21 @@ async fn a_rollback_or_a_fork_fails_the_audit_given_blocks_seen_before() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("devnet");
     let shared = copy_of_shared_devnet(&dir);
-    let payments = shared.runs.each_ref().map(|run| devnet_payment(run));
+    let payments = shared.payments;
 
     // The rollback: one block, one transaction and the payment's two notes
     // fewer, its input unspent again. Then a fork: the rolled-back ledger goes
-    // on, block 5 is now an issue (devnet's own audit passes). The fork grows
-    // while the receipts are fetched.
+    // on, block 5 is now an issue (then a payment; devnet's own audit passes).
+    // The fork grows while the receipts are fetched.
     let rolled = copy_with_sql(&dir, tmp.path(), "rolled back", ROLL_BACK_THE_LAST_PAYMENT);
     let forked = tmp.path().join("forked");
     copy_dir(&rolled, &forked);
     let fork = tokio::task::spawn_blocking({
         let forked = forked.clone();
-        move || devnet_once(&forked, 5_000)
+        move || {
+            grow_devnet(&forked, 5_000);
+            devnet_once(&forked, 5_000)
+        }
     });
 
     // Both payments' receipts (blocks 3 and 5), as the bank keeps them, from
@@ -2245,7 +2673,7 @@ async fn a_rollback_or_a_fork_fails_the_audit_given_blocks_seen_before() {
         &passed[0],
         &audit_ok_line(6, 6, 4, 10_000, 0),
     );
-    assert!(details.contains("3 expected block(s) found"), "{details}");
+    assert!(details.contains("3 expected blocks found"), "{details}");
     assert_eq!(audited_tip(&details), (5, hash.clone()), "{details}");
     check_ok(
         "the audit of the rollback",
@@ -2253,4 +2681,628 @@ async fn a_rollback_or_a_fork_fails_the_audit_given_blocks_seen_before() {
         &audit_ok_line(5, 5, 3, 10_000, 0),
     );
     check_refusals(&refusals, &refused);
+}
+
+/// `cbdc ledger serve --database-url DB --block-key KEY` with nothing else: on
+/// an existing database its journal is in force.
+fn serve_refusal(what: &str, database: &Path, key: &Path, needles: &[&str]) -> Refusal {
+    let args = [
+        "ledger",
+        "serve",
+        "--database-url",
+        path_str(database),
+        "--block-key",
+        path_str(key),
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    Refusal::new(what, owned(&args), needles)
+}
+
+/// A ledger never starts with a block key other than its journal's, and
+/// never makes one up: each refusal names the path, exits non-zero, and leaves
+/// the database as it was (a new database is not even created).
+#[test]
+fn ledger_serve_refuses_a_missing_unreadable_or_different_block_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("devnet");
+    copy_of_shared_devnet(&dir);
+    let database = dir.join("ledger.sqlite");
+    let before = std::fs::read(&database).unwrap();
+    let typo = dir.join("keys/ledgr.json");
+    let keys_dir = dir.join("keys");
+    let garbage = tmp.path().join("garbage.json");
+    std::fs::write(&garbage, "{ not JSON\n").unwrap();
+    let wallet = dir.join("keys/demo-bank.json");
+    let other = tmp.path().join("other-key.json");
+    expect_ok(&["keygen", "--out", path_str(&other)]);
+    let other_public = read_json(&other)["public"].as_str().unwrap().to_owned();
+    let new_database = tmp.path().join("new/ledger.sqlite");
+    std::fs::create_dir(new_database.parent().unwrap()).unwrap();
+
+    let refusals = [
+        serve_refusal(
+            "a missing block key file (a mistyped path)",
+            &database,
+            &typo,
+            &[
+                &format!("no block key file at {}", path_str(&typo)),
+                "never creates its key",
+            ],
+        ),
+        // "Unreadable": the tests run as root, who reads a file whatever its
+        // mode (chmod 000 would not stop it), so a directory stands for a key
+        // file that cannot be read, and text for one that cannot be parsed.
+        serve_refusal(
+            "an unreadable block key file (a directory)",
+            &database,
+            &keys_dir,
+            &[
+                "the ledger's block key",
+                "cannot read key file",
+                path_str(&keys_dir),
+            ],
+        ),
+        serve_refusal(
+            "a block key file that is not JSON",
+            &database,
+            &garbage,
+            &[path_str(&garbage), "is not a JSON key file"],
+        ),
+        serve_refusal(
+            "a bank's wallet file as the block key",
+            &database,
+            &wallet,
+            &[
+                path_str(&wallet),
+                "is a wallet key file",
+                "not a signing key file",
+            ],
+        ),
+        serve_refusal(
+            "another key than the one the journal's genesis names",
+            &database,
+            &other,
+            &[
+                &format!("block key file {}", path_str(&other)),
+                &format!("the block key {other_public} did not found this ledger"),
+            ],
+        ),
+        serve_refusal(
+            "a missing block key file for a new ledger",
+            &new_database,
+            &typo,
+            &[&format!("no block key file at {}", path_str(&typo))],
+        ),
+    ];
+    let (_, refused) = run_beside(&refusals, &[]);
+    check_refusals(&refusals, &refused);
+
+    // Nothing was created or written: no key file, no new database, the
+    // existing one byte for byte as it was, with nothing in a write-ahead log,
+    // and its journal still audits to its last block (5).
+    assert!(!typo.exists(), "a block key file was created at {typo:?}");
+    assert!(
+        !new_database.exists(),
+        "a database was created at {new_database:?}"
+    );
+    assert!(
+        std::fs::read(&database).unwrap() == before,
+        "the database changed"
+    );
+    assert_eq!(
+        wal_len(&database),
+        0,
+        "something was written to the database"
+    );
+    let out = cbdc(&owned_refs(&audit_devnet_args(&dir, &[])));
+    let stderr = check_ok(
+        "the audit afterwards",
+        &out,
+        &audit_ok_line(6, 6, 4, 10_000, 0),
+    );
+    assert_eq!(audited_tip(&stderr).0, 5);
+}
+
+fn owned_refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// A devnet creates its keys on its first run only: on a rerun a missing key
+/// file is an error naming it, never a new key that the journal does not know.
+#[test]
+fn a_devnet_rerun_refuses_to_replace_a_missing_key_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let names = [
+        "ledger.json",
+        "officer-2.json",
+        "demo-bank.json",
+        "demo-customer.json",
+    ];
+    let mut refusals = Vec::new();
+    let mut removed = Vec::new();
+    for name in names {
+        let dir = tmp.path().join(format!("without-{name}"));
+        copy_of_shared_devnet(&dir);
+        let key = dir.join("keys").join(name);
+        std::fs::remove_file(&key).unwrap();
+        let args = [
+            "devnet",
+            "--once",
+            "--data-dir",
+            path_str(&dir),
+            "--listen",
+            "127.0.0.1:0",
+        ];
+        let remove = format!("remove {} to start afresh", path_str(&dir));
+        refusals.push(Refusal::new(
+            format!("a devnet rerun without {name}"),
+            owned(&args),
+            &[
+                &format!("the key file {} is missing", path_str(&key)),
+                "never replaces a key",
+                &remove,
+            ],
+        ));
+        removed.push((dir, key));
+    }
+    let (_, refused) = run_beside(&refusals, &[]);
+    check_refusals(&refusals, &refused);
+    for (dir, key) in &removed {
+        assert!(!key.exists(), "{key:?} was created again");
+        assert!(
+            std::fs::read_dir(dir.join("keys")).unwrap().count() == 5,
+            "the other keys stay as they are"
+        );
+    }
+}
+
+/// A serving devnet stops on SIGTERM exactly as on SIGINT: exit 0, its final
+/// checkpoint done (the write-ahead log folded into the database file, which
+/// alone then holds the whole ledger). Run twice, it issues once.
+#[test]
+fn devnet_issues_once_and_stops_cleanly_on_sigterm_and_sigint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("devnet");
+    let database = dir.join("ledger.sqlite");
+
+    let mut first = Devnet::start(&dir, "first");
+    first.wait_serving();
+    assert!(
+        wal_len(&database) > 0,
+        "while serving, the blocks are in the write-ahead log"
+    );
+    let status = first.stop("TERM");
+    let (out, err) = first.output();
+    assert_eq!(status.code(), Some(0), "SIGTERM: {status}\n{out}\n{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        out.contains("issued 5000 minor units to demo-bank"),
+        "{out}"
+    );
+    assert!(
+        out.contains("stopped (SIGTERM); database checkpointed"),
+        "{out}"
+    );
+    assert_eq!(wal_len(&database), 0, "the final checkpoint did not run");
+    // Serving, it printed its URL and the commands that use it.
+    assert!(
+        summary_line(&out, "ledger ").starts_with(&first.base),
+        "{out}"
+    );
+    let request = summary_line(&out, "request ");
+    let officer_1 = dir.join("keys/officer-1.json");
+    assert_eq!(
+        request,
+        format!(
+            "cbdc request GET /v1/supply --key {} --ledger {}",
+            path_str(&officer_1),
+            first.base
+        )
+    );
+
+    // The database file alone (no log beside it) is the ledger: the command
+    // the devnet printed audits a copy of it.
+    let alone = tmp.path().join("alone");
+    std::fs::create_dir(&alone).unwrap();
+    std::fs::copy(&database, alone.join("ledger.sqlite")).unwrap();
+    let printed = summary_line(&out, "audit again").to_owned();
+    let mut args: Vec<&str> = printed.split_whitespace().collect();
+    assert_eq!(args.remove(0), "cbdc");
+    let copy = alone.join("ledger.sqlite");
+    args[2] = path_str(&copy);
+    let audited = expect_ok(&args);
+    assert_eq!(audited, audit_ok_line(4, 4, 2, 5_000, 0));
+
+    // Again on the same directory, stopped with SIGINT: no second issue.
+    let mut second = Devnet::start(&dir, "second");
+    second.wait_serving();
+    let status = second.stop("INT");
+    let (again, err) = second.output();
+    assert_eq!(status.code(), Some(0), "SIGINT: {status}\n{again}\n{err}");
+    assert!(
+        again.contains("stopped (SIGINT); database checkpointed"),
+        "{again}"
+    );
+    assert_eq!(wal_len(&database), 0);
+    assert!(
+        again.contains("already holds money on this ledger: nothing issued"),
+        "{again}"
+    );
+    assert!(!again.contains("minor units to demo-bank"), "{again}");
+    for label in ["supply", "balances"] {
+        assert_eq!(summary_line(&again, label), summary_line(&out, label));
+    }
+    assert_eq!(
+        summary_line(&again, "supply"),
+        "issued 5000, redeemed 0, outstanding 5000"
+    );
+}
+
+/// `cbdc ledger serve` stops on SIGTERM with exit 0 after its checkpoint, and
+/// its text log, written to a file, carries no ANSI colour codes (no NO_COLOR
+/// asked for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_serve_stops_cleanly_on_sigterm_and_logs_without_colour_to_a_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("devnet");
+    copy_of_shared_devnet(&dir);
+    let database = dir.join("ledger.sqlite");
+    let http = reqwest::Client::new();
+    let mut server = Server::start(&dir, &dir.join("keys/ledger.json"), &[], 1);
+    server.wait_ready(&http).await;
+    let (status, _) = get(&http, format!("{}/readyz", server.base)).await;
+    assert_eq!(status, 200);
+    let status = signal_and_wait(&mut server.child, "TERM");
+    let log = server.log();
+    assert_eq!(status.code(), Some(0), "{status}:\n{log}");
+    assert!(!log.contains("panicked"), "{log}");
+    assert!(log.contains("ledger serving"), "{log}");
+    assert!(log.contains("SIGTERM: stopping"), "{log}");
+    assert!(
+        log.contains("ledger stopped; database checkpointed"),
+        "{log}"
+    );
+    assert!(
+        !log.contains('\u{1b}'),
+        "ANSI escape codes in a log file:\n{log}"
+    );
+    assert_eq!(wal_len(&database), 0, "the final checkpoint did not run");
+}
+
+/// The value of a `-H 'name: value'` line that `--print-headers` prints.
+#[track_caller]
+fn header_value(line: &str) -> &str {
+    line.strip_prefix("-H '")
+        .and_then(|rest| rest.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("not a `-H 'name: value'` line: {line}"))
+}
+
+/// Runs curl with `args` and the headers `--print-headers` printed; returns
+/// the HTTP status and the body.
+fn curl(args: &[&str], headers: &str) -> (u16, String) {
+    let mut command = Command::new("curl");
+    command.args(["-sS", "-w", "\n%{http_code}"]).args(args);
+    for line in headers.lines() {
+        command.args(["-H", header_value(line)]);
+    }
+    let out = command.output().expect("curl runs");
+    assert!(out.status.success(), "curl failed: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let (body, status) = stdout.rsplit_once('\n').expect("curl's status line");
+    (status.parse().expect("an HTTP status"), body.to_owned())
+}
+
+/// `cbdc request` signs and sends any request and prints the answer; its
+/// `--print-headers` are what a real curl needs for the same request (once);
+/// what `keygen --wallet` prints is what `bank admit` takes.
+#[test]
+fn cbdc_request_and_curl_make_signed_requests_and_keygen_output_admits_a_bank() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("devnet");
+    copy_of_shared_devnet(&dir);
+    let mut devnet = Devnet::start(&dir, "request");
+    devnet.wait_serving();
+    let base = devnet.base.clone();
+    let officer = dir.join("keys/officer-1.json");
+    let officer = path_str(&officer);
+
+    // The supply, signed by an officer: the status line on stderr, the
+    // answer as pretty JSON on stdout.
+    let out = cbdc(&[
+        "request",
+        "GET",
+        "/v1/supply",
+        "--key",
+        officer,
+        "--ledger",
+        &base,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "HTTP/1.1 200 OK\n");
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("{\n  \""), "not pretty JSON:\n{stdout}");
+    let supply: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(supply["unaudited"]["outstanding"], 10_000, "{supply}");
+    assert_eq!(supply["audited"]["outstanding"], 10_000, "{supply}");
+
+    // An error answer: its body on stdout, the status as the error, exit 1.
+    let out = cbdc(&[
+        "request",
+        "GET",
+        "/v1/issuances/zz",
+        "--key",
+        officer,
+        "--ledger",
+        &base,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let error: Value = serde_json::from_slice(&out.stdout).expect("the error body is JSON");
+    assert!(error["code"].is_string(), "{error}");
+    assert!(
+        text(&out.stderr).starts_with("cbdc: HTTP/1.1 4"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // The same request by curl, with the headers printed for it: it passes,
+    // once (the nonce is single-use, so the same headers again are a replay).
+    let headers = expect_ok(&[
+        "request",
+        "GET",
+        "/v1/supply",
+        "--key",
+        officer,
+        "--ledger",
+        &base,
+        "--print-headers",
+    ]);
+    let names: Vec<&str> = headers
+        .lines()
+        .map(|line| header_value(line).split_once(':').unwrap().0)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "x-cbdc-key",
+            "x-cbdc-timestamp",
+            "x-cbdc-nonce",
+            "x-cbdc-signature"
+        ]
+    );
+    let url = format!("{base}/v1/supply");
+    let (status, body) = curl(&[&url], &headers);
+    assert_eq!(status, 200, "{body}");
+    let by_curl: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(by_curl["unaudited"], supply["unaudited"]);
+    let (status, body) = curl(&[&url], &headers);
+    assert_eq!(status, 401, "a replay must be refused: {body}");
+    assert!(body.contains("replayed_request"), "{body}");
+
+    // With a body: the headers sign exactly the file's bytes, sent by curl.
+    let proposal = tmp.path().join("proposal.json");
+    std::fs::write(&proposal, r#"{"bank_id": "demo-bank", "amount": 7}"#).unwrap();
+    let headers = expect_ok(&[
+        "request",
+        "POST",
+        "/v1/issuances",
+        "--body",
+        path_str(&proposal),
+        "--key",
+        officer,
+        "--ledger",
+        &base,
+        "--print-headers",
+    ]);
+    assert!(
+        headers.ends_with("-H 'content-type: application/json'\n"),
+        "{headers}"
+    );
+    let data = format!("@{}", path_str(&proposal));
+    let issuances = format!("{base}/v1/issuances");
+    let (status, body) = curl(
+        &["-X", "POST", "--data-binary", &data, &issuances],
+        &headers,
+    );
+    assert_eq!(status, 201, "{body}");
+    let proposed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (&proposed["amount"], &proposed["state"]),
+        (&json!(7), &json!("open"))
+    );
+
+    // Two new banks admitted as `keygen --wallet` says: one by its public file,
+    // one by the printed hex keys; a third by its wallet key file itself.
+    let mut admitted = Vec::new();
+    for (i, how) in ["public file", "hex keys", "wallet key file"]
+        .iter()
+        .enumerate()
+    {
+        let wallet = tmp.path().join(format!("bank-{i}.json"));
+        let public_file = tmp.path().join(format!("bank-{i}.public.json"));
+        let printed = expect_ok(&[
+            "keygen",
+            "--wallet",
+            "--out",
+            path_str(&wallet),
+            "--public-out",
+            path_str(&public_file),
+        ]);
+        let admit_lines: Vec<&str> = printed
+            .lines()
+            .filter_map(|line| line.strip_prefix("admit with"))
+            .collect();
+        let command = match *how {
+            "public file" => admit_lines[0].to_owned(),
+            "hex keys" => admit_lines[1].to_owned(),
+            _ => format!(
+                "cbdc bank --key OFFICER_KEY_FILE admit --id BANK_ID --name BANK_NAME \
+                 --wallet-file {}",
+                path_str(&wallet)
+            ),
+        };
+        let id = format!("bank-{i}");
+        let mut args: Vec<&str> = command
+            .split_whitespace()
+            .map(|word| match word {
+                "OFFICER_KEY_FILE" => officer,
+                "BANK_ID" => &id,
+                "BANK_NAME" => "Another",
+                word => word,
+            })
+            .collect();
+        assert_eq!(args.remove(0), "cbdc", "{command}");
+        args.extend(["--ledger", &base]);
+        let answer = cbdc(&args);
+        assert!(
+            answer.status.success(),
+            "admitting by the {how}: `{}`:\n{}",
+            args.join(" "),
+            text(&answer.stderr)
+        );
+        let public = read_json(&public_file);
+        admitted.push((id, public));
+    }
+    let participants = expect_ok(&[
+        "request",
+        "GET",
+        "/v1/participants",
+        "--key",
+        officer,
+        "--ledger",
+        &base,
+    ]);
+    let participants: Value = serde_json::from_str(&participants).unwrap();
+    for (id, public) in &admitted {
+        let bank = participants["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| &p["id"] == id)
+            .unwrap_or_else(|| panic!("{id} is not a participant: {participants}"));
+        assert_eq!(bank["key"], public["spend_public"], "{bank}");
+        assert_eq!(bank["view_key"], public["view_public"], "{bank}");
+    }
+    // A bank signs its own requests with its wallet file.
+    let bank_0 = tmp.path().join("bank-0.json");
+    expect_ok(&[
+        "request",
+        "GET",
+        "/v1/supply",
+        "--key",
+        path_str(&bank_0),
+        "--ledger",
+        &base,
+    ]);
+    let status = devnet.stop("TERM");
+    assert!(status.success(), "{status}");
+}
+
+/// `cbdc seed` turns a database into a fixture for good, so it asks for
+/// `--yes` first and changes nothing without it; with it, its progress on a
+/// stderr that is not a terminal is a few plain lines, no ANSI codes.
+#[test]
+fn seed_asks_for_yes_and_reports_progress_in_plain_lines_off_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("devnet");
+    copy_of_shared_devnet(&dir);
+    let database = dir.join("ledger.sqlite");
+    let key = dir.join("keys/ledger.json");
+    let before = std::fs::read(&database).unwrap();
+    let args = [
+        "seed",
+        "--database-url",
+        path_str(&database),
+        "--block-key",
+        path_str(&key),
+        "--notes",
+        "1000",
+        "--notes-per-transaction",
+        "100",
+    ];
+    expect_error(
+        &args,
+        &[
+            "turns",
+            path_str(&database),
+            "journal audit",
+            "--supply-only",
+            "give --yes",
+        ],
+    );
+    assert!(
+        std::fs::read(&database).unwrap() == before,
+        "seeded without --yes"
+    );
+    assert_eq!(wal_len(&database), 0);
+
+    let out = cbdc(&[&args[..], &["--yes"]].concat());
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.starts_with("seeded 1000 filler notes in 10 transactions, blocks 6..=6;"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [
+            "seed: generating 1000 filler notes",
+            "seed: writing transactions",
+            "seed: writing notes",
+            "seed: writing events",
+            "seed: writing kernels",
+            "seed: writing blocks",
+        ],
+        "{stderr:?}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    let supply = expect_ok(&[
+        "audit",
+        "--database-url",
+        path_str(&database),
+        "--supply-only",
+    ]);
+    assert!(
+        supply.starts_with("supply OK: 1004 unspent notes, "),
+        "{supply}"
+    );
+}
+
+/// Loading a key file that other users can read warns, naming the file and
+/// the fix; a private one does not.
+#[cfg(unix)]
+#[test]
+fn a_key_file_others_can_read_gets_a_warning_naming_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("devnet");
+    copy_of_shared_devnet(&dir);
+    let database = dir.join("ledger.sqlite");
+    let key = dir.join("keys/ledger.json");
+    let export = |name: &str| {
+        let out = tmp.path().join(name);
+        cbdc(&[
+            "export",
+            "--database-url",
+            path_str(&database),
+            "--block-key",
+            path_str(&key),
+            "--out",
+            path_str(&out),
+        ])
+    };
+    let private = export("private.json");
+    assert!(private.status.success(), "{}", text(&private.stderr));
+    assert_eq!(text(&private.stderr), "", "a 0600 key file gets no warning");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let exposed = export("exposed.json");
+    assert!(exposed.status.success(), "{}", text(&exposed.stderr));
+    let warning = text(&exposed.stderr);
+    assert!(
+        warning.contains(&format!(
+            "key file {} can be read by other users",
+            path_str(&key)
+        )) && warning.contains(&format!("chmod 600 {}", path_str(&key))),
+        "{warning}"
+    );
 }

@@ -20,10 +20,10 @@ use crate::store::{
     ParticipantStatus, Proposal, ProposalId, ProposalState, Role,
 };
 use crate::wire::{
-    AuditRunView, AuditStateView, AuditTriggerView, AuditedSupply, BlockView, Committed,
-    ErrorBody, EventKindView, EventView, EventsPage, Health, LedgerInfo, NoteView,
-    ParticipantList, ParticipantRole, ParticipantView, ProposalStateView, ProposalView,
-    ProposeRequest, SupplyView, TransactionView, UnauditedSupply,
+    AuditRunView, AuditStateView, AuditTriggerView, AuditedSupply, BlockView, Committed, ErrorBody,
+    EventKindView, EventView, EventsPage, Health, LedgerInfo, NoteView, ParticipantList,
+    ParticipantRole, ParticipantView, ProposalStateView, ProposalView, ProposeRequest, SupplyView,
+    TransactionView, UnauditedSupply,
 };
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -150,7 +150,10 @@ pub async fn observe(
     let started = Instant::now();
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
-    let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let peer = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
     let metrics = req.app_data::<State>().map(|s| s.metrics.clone());
     let mut res = next.call(req).await?;
     let status = res.status().as_u16();
@@ -223,7 +226,9 @@ async fn read_body(mut payload: Payload) -> Result<web::Bytes, ApiError> {
     loop {
         let chunk = match tokio::time::timeout_at(deadline, payload.next()).await {
             Ok(None) => return Ok(body.freeze()),
-            Ok(Some(chunk)) => chunk.map_err(|e| ApiError::bad_request("bad_body", e.to_string()))?,
+            Ok(Some(chunk)) => {
+                chunk.map_err(|e| ApiError::bad_request("bad_body", e.to_string()))?
+            }
             Err(_) => {
                 hold_until_closed(payload);
                 return Err(ApiError::new(
@@ -321,7 +326,8 @@ impl<A> Signed<A> {
     /// Routes that take no body refuse one, rather than silently ignoring it.
     fn no_body(&self) -> Result<(), ApiError> {
         let empty = self.body.iter().all(u8::is_ascii_whitespace)
-            || (self.media == Media::Json && (&self.body[..] == b"null" || &self.body[..] == b"{}"));
+            || (self.media == Media::Json
+                && (&self.body[..] == b"null" || &self.body[..] == b"{}"));
         if empty {
             Ok(())
         } else {
@@ -351,14 +357,17 @@ fn media_of(req: &HttpRequest, body: &[u8]) -> Result<Media, ApiError> {
     if body.is_empty() {
         return Ok(Media::Empty);
     }
-    let refuse = || unsupported_media("application/json (or application/octet-stream where documented)");
+    let refuse =
+        || unsupported_media("application/json (or application/octet-stream where documented)");
     let mime = req.mime_type().map_err(|_| refuse())?.ok_or_else(refuse)?;
     match (mime.type_().as_str(), mime.subtype().as_str()) {
         ("application", "json") => {
             let charset_ok = mime
                 .get_param(actix_web::mime::CHARSET)
                 .is_none_or(|c| c.as_str().eq_ignore_ascii_case("utf-8"));
-            let only_charset = mime.params().all(|(name, _)| name == actix_web::mime::CHARSET);
+            let only_charset = mime
+                .params()
+                .all(|(name, _)| name == actix_web::mime::CHARSET);
             if charset_ok && only_charset {
                 Ok(Media::Json)
             } else {
@@ -622,7 +631,10 @@ async fn docs() -> HttpResponse {
     responses((status = 200, body = LedgerInfo, description = "the ledger key and the governance in force"), SignedErrors)
 )]
 #[get("/v1/ledger")]
-async fn ledger_info(state: State, signed: Signed<Anyone>) -> Result<web::Json<LedgerInfo>, ApiError> {
+async fn ledger_info(
+    state: State,
+    signed: Signed<Anyone>,
+) -> Result<web::Json<LedgerInfo>, ApiError> {
     signed.no_body()?;
     let governance = state.governance();
     let ledger = state.get_ref().clone();
@@ -767,8 +779,12 @@ fn proposal_view(ledger: &Ledger, proposal: &Proposal) -> Result<ProposalView, A
 #[post("/v1/issuances")]
 async fn propose(state: State, signed: Signed<Officers>) -> Result<HttpResponse, ApiError> {
     let request: ProposeRequest = signed.json()?;
-    ledger_core::governance::check_id(&request.bank_id)
-        .map_err(|_| ApiError::bad_request("bad_participant_id", "ids are 1 to 64 characters of a-z, A-Z, 0-9, - and _"))?;
+    ledger_core::governance::check_id(&request.bank_id).map_err(|_| {
+        ApiError::bad_request(
+            "bad_participant_id",
+            "ids are 1 to 64 characters of a-z, A-Z, 0-9, - and _",
+        )
+    })?;
     if request.amount.is_zero() {
         return Err(ApiError::bad_request(
             "zero_amount",
@@ -995,7 +1011,13 @@ struct EventsQuery {
     wait_ms: Option<String>,
 }
 
-fn query_number(value: Option<&str>, name: &str, default: u64, max: u64, min: u64) -> Result<u64, ApiError> {
+fn query_number(
+    value: Option<&str>,
+    name: &str,
+    default: u64,
+    max: u64,
+    min: u64,
+) -> Result<u64, ApiError> {
     match value {
         None => Ok(default),
         Some(text) => parse_decimal(text)
@@ -1027,8 +1049,20 @@ async fn events(
         .map_err(|e| ApiError::bad_request("bad_query", e.to_string()))?
         .into_inner();
     let after = query_number(query.after.as_deref(), "after", 0, STORED_MAX, 0)?;
-    let limit = query_number(query.limit.as_deref(), "limit", 100, EVENTS_LIMIT_MAX.into(), 1)? as u32;
-    let wait_ms = query_number(query.wait_ms.as_deref(), "wait_ms", 0, EVENTS_WAIT_MAX_MS, 0)?;
+    let limit = query_number(
+        query.limit.as_deref(),
+        "limit",
+        100,
+        EVENTS_LIMIT_MAX.into(),
+        1,
+    )? as u32;
+    let wait_ms = query_number(
+        query.wait_ms.as_deref(),
+        "wait_ms",
+        0,
+        EVENTS_WAIT_MAX_MS,
+        0,
+    )?;
     let owner = query
         .owner
         .as_deref()
@@ -1039,8 +1073,9 @@ async fn events(
     loop {
         head.borrow_and_update();
         let ledger = state.get_ref().clone();
-        let found = blocking(move || Ok(ledger.store().events_since(after, owner.as_ref(), limit)?))
-            .await?;
+        let found =
+            blocking(move || Ok(ledger.store().events_since(after, owner.as_ref(), limit)?))
+                .await?;
         let now = Instant::now();
         if !found.is_empty() || now >= deadline {
             let next = found.last().map_or(after, |e| e.seq);
@@ -1184,9 +1219,9 @@ async fn get_audit(
     id: web::Path<String>,
 ) -> Result<web::Json<AuditRunView>, ApiError> {
     signed.no_body()?;
-    let id = parse_decimal(&id)
-        .filter(|&id| id > 0)
-        .ok_or_else(|| ApiError::bad_request("bad_audit_id", "an audit id is a positive integer"))?;
+    let id = parse_decimal(&id).filter(|&id| id > 0).ok_or_else(|| {
+        ApiError::bad_request("bad_audit_id", "an audit id is a positive integer")
+    })?;
     let ledger = state.get_ref().clone();
     let run = blocking(move || Ok(ledger.store().audit_run(id)?)).await?;
     let run =
@@ -1218,7 +1253,10 @@ fn block_view(block: &crate::store::StoredBlock) -> Result<BlockView, ApiError> 
     )
 )]
 #[get("/v1/blocks/latest")]
-async fn latest_block(state: State, signed: Signed<Anyone>) -> Result<web::Json<BlockView>, ApiError> {
+async fn latest_block(
+    state: State,
+    signed: Signed<Anyone>,
+) -> Result<web::Json<BlockView>, ApiError> {
     signed.no_body()?;
     let ledger = state.get_ref().clone();
     let block = blocking(move || Ok(ledger.store().latest_block()?)).await?;
@@ -1272,7 +1310,18 @@ mod tests {
         assert_eq!(parse_decimal("0"), Some(0));
         assert_eq!(parse_decimal("17"), Some(17));
         assert_eq!(parse_decimal("9223372036854775807"), Some(i64::MAX as u64));
-        for bad in ["", "+1", "-1", "01", "1 ", " 1", "0x1", "9223372036854775808", "18446744073709551616", "1e3"] {
+        for bad in [
+            "",
+            "+1",
+            "-1",
+            "01",
+            "1 ",
+            " 1",
+            "0x1",
+            "9223372036854775808",
+            "18446744073709551616",
+            "1e3",
+        ] {
             assert_eq!(parse_decimal(bad), None, "{bad:?}");
         }
     }

@@ -17,11 +17,66 @@ pub enum ClientError {
         code: String,
         message: String,
     },
+    /// The request did not get an answer: the message names the URL and the
+    /// cause (refused, timed out, the host unknown, TLS).
     // No `#[source]`: the message already carries the cause once.
-    #[error("cannot reach the ledger: {0}")]
+    #[error("{}", transport_message(.0))]
     Transport(reqwest::Error),
     #[error("unexpected answer from the ledger: {0}")]
     Decode(String),
+}
+
+/// `cannot reach the ledger at URL: CAUSE`, the cause found down the error's
+/// `source()` chain (reqwest's own message, `error sending request for url`,
+/// names none).
+fn transport_message(error: &reqwest::Error) -> String {
+    let cause = transport_cause(error);
+    let doing = if error.is_body() || error.is_decode() {
+        "the answer broke off from the ledger"
+    } else {
+        "cannot reach the ledger"
+    };
+    match error.url() {
+        Some(url) => format!("{doing} at {url}: {cause}"),
+        None => format!("{doing}: {cause}"),
+    }
+}
+
+fn transport_cause(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        return format!("timed out: no answer within {} s", TIMEOUT.as_secs());
+    }
+    let mut dns = false;
+    let mut innermost = None;
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // hyper-util's connector labels a failed lookup so (`ConnectError`).
+        dns |= text == "dns error";
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return "connection refused".into(),
+                std::io::ErrorKind::ConnectionReset => return "the connection was reset".into(),
+                std::io::ErrorKind::TimedOut => return "timed out connecting".into(),
+                _ => {}
+            }
+        }
+        innermost = Some(text);
+        source = cause.source();
+    }
+    let innermost = innermost.unwrap_or_else(|| error.to_string());
+    if dns {
+        let host = error.url().and_then(|url| url.host_str()).unwrap_or("?");
+        return format!("cannot resolve host {host}: {innermost}");
+    }
+    let lower = innermost.to_lowercase();
+    if ["certificate", "tls", "handshake", "corrupt message"]
+        .iter()
+        .any(|word| lower.contains(word))
+    {
+        return format!("TLS failed: {innermost}");
+    }
+    innermost
 }
 
 impl ClientError {
@@ -46,6 +101,9 @@ struct ErrorBody {
     message: String,
 }
 
+/// How long a request may take, answer included.
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 #[derive(Clone)]
 pub struct LedgerClient {
     base: String,
@@ -64,7 +122,7 @@ impl LedgerClient {
             base: base.trim_end_matches('/').to_string(),
             key,
             http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(60))
+                .timeout(TIMEOUT)
                 .build()
                 .expect("a reqwest client with rustls"),
         }

@@ -2,7 +2,9 @@
 //!
 //! Every error a client can cause is a 4xx with `{"code": "...", "message": "..."}`
 //! whose code names the problem. A 5xx never carries its cause to the client: the
-//! cause is logged once, here, and the client gets `internal` or `unavailable`.
+//! cause is logged once, here, and the client gets `internal` or `unavailable`
+//! (or `busy`, or `commit_unknown` when a commit's outcome is unknown). Every
+//! 503 carries `Retry-After`.
 
 use crate::auth::AuthError;
 use crate::store::StoreError;
@@ -65,6 +67,25 @@ impl ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
     }
 
+    /// 503 `commit_unknown` with `Retry-After`: the database connection broke
+    /// while the transaction's batch was committing, so it may be on the
+    /// ledger or not. Submitting the same transaction again is safe: a
+    /// committed transfer or redeem answers with its first receipt, a
+    /// committed governance entry is refused (`governance_sequence`).
+    pub fn commit_unknown(cause: impl fmt::Display) -> ApiError {
+        tracing::warn!(error = %cause, "commit outcome unknown");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "commit_unknown",
+            "the database connection was lost while committing: the transaction may or may \
+             not be on the ledger; look it up by id, or submit it again (safe: a committed \
+             transfer or redeem is answered with its receipt, a committed governance entry \
+             is refused as out of sequence)",
+        )
+    }
+
+    /// 503 `unavailable` with `Retry-After`: the database (or another part
+    /// the request needs) cannot be reached now; nothing was done.
     pub fn unavailable(cause: impl fmt::Display) -> ApiError {
         tracing::warn!(error = %cause, "service unavailable");
         ApiError::new(
@@ -143,6 +164,7 @@ impl From<StoreError> for ApiError {
             StoreError::AlreadyApproved => {
                 return ApiError::conflict("duplicate_approval", message)
             }
+            StoreError::CommitUnknown => return ApiError::commit_unknown(message),
             _ => {}
         }
         if e.is_transient() {
@@ -156,5 +178,44 @@ impl From<StoreError> for ApiError {
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> ApiError {
         ApiError::unavailable(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retry_after(error: &ApiError) -> Option<String> {
+        error
+            .error_response()
+            .headers()
+            .get("Retry-After")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    #[test]
+    fn a_database_that_cannot_be_reached_is_503_unavailable_with_retry_after() {
+        let lost = StoreError::Database(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ClosedConnection,
+            Box::new("server closed the connection unexpectedly".to_owned()),
+        ));
+        let error = ApiError::from(lost);
+        assert_eq!(error.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(error.code, "unavailable");
+        assert!(
+            !error.message.contains("server closed"),
+            "the cause is logged, not sent"
+        );
+        assert_eq!(retry_after(&error).as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn a_commit_of_unknown_outcome_says_so_and_invites_a_resubmission() {
+        let error = ApiError::from(StoreError::CommitUnknown);
+        assert_eq!(error.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(error.code, "commit_unknown");
+        assert!(error.message.contains("submit it again"));
+        assert_eq!(retry_after(&error).as_deref(), Some("1"));
     }
 }

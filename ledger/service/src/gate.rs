@@ -16,7 +16,9 @@
 //! [`NONCE_PRUNE_INTERVAL`].
 //!
 //! Limits: at most `depth_max` claims wait; beyond that [`GateError::Busy`]
-//! (HTTP 503 with `Retry-After`).
+//! (HTTP 503 with `Retry-After`). With the database unreachable, a group is
+//! refused after the store's checkout timeout (2 s by default), and so is
+//! every claim that queued while it (or a prune) waited, all at once.
 
 use std::time::{Duration, Instant};
 
@@ -83,7 +85,11 @@ fn run(store: Store, claims: Receiver<Claim>) {
     let mut last_prune: Option<Instant> = None;
     loop {
         if last_prune.is_none_or(|at| at.elapsed() >= NONCE_PRUNE_INTERVAL) {
-            prune(&store);
+            if let Err(error) = prune(&store) {
+                if error.is_connection_failure() {
+                    refuse(Vec::new(), drain_waiting(&claims), &error);
+                }
+            }
             last_prune = Some(Instant::now());
         }
         let first = match claims.recv_timeout(NONCE_PRUNE_INTERVAL) {
@@ -106,13 +112,40 @@ fn run(store: Store, claims: Receiver<Claim>) {
                 }
             }
             Err(error) => {
-                let failure = failure(&error);
-                tracing::warn!(error = %error, requests = group.len(), "admitting requests failed");
-                for waiting in group {
-                    let _ = waiting.reply.send(Err(failure.clone()));
-                }
+                let queued = if error.is_connection_failure() {
+                    drain_waiting(&claims)
+                } else {
+                    Vec::new()
+                };
+                refuse(group, queued, &error);
             }
         }
+    }
+}
+
+/// The claims waiting now. Called when the database was just found
+/// unreachable: they would find it so too, and are refused at once rather
+/// than each group waiting out another checkout timeout.
+fn drain_waiting(claims: &Receiver<Claim>) -> Vec<Claim> {
+    (0..claims.len())
+        .map_while(|_| claims.try_recv().ok())
+        .collect()
+}
+
+/// Answers `group` (whose admission failed with `error`) and `queued` with
+/// the failure.
+fn refuse(group: Vec<Claim>, queued: Vec<Claim>, error: &StoreError) {
+    if group.is_empty() && queued.is_empty() {
+        return;
+    }
+    let failure = failure(error);
+    tracing::warn!(
+        error = %error,
+        requests = group.len() + queued.len(),
+        "admitting requests failed"
+    );
+    for waiting in group.into_iter().chain(queued) {
+        let _ = waiting.reply.send(Err(failure.clone()));
     }
 }
 
@@ -123,10 +156,16 @@ fn failure(error: &StoreError) -> GateError {
     }
 }
 
-fn prune(store: &Store) {
+fn prune(store: &Store) -> Result<(), StoreError> {
     let before = now_ms().saturating_sub(NONCE_RETENTION_MS);
     match store.prune_nonces(before) {
-        Ok(forgotten) => tracing::debug!(forgotten, "expired request nonces pruned"),
-        Err(error) => tracing::warn!(error = %error, "pruning request nonces failed"),
+        Ok(forgotten) => {
+            tracing::debug!(forgotten, "expired request nonces pruned");
+            Ok(())
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "pruning request nonces failed");
+            Err(error)
+        }
     }
 }

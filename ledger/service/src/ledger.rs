@@ -149,6 +149,11 @@ pub struct Ledger {
     /// an issue or a governance entry is verified and committed, so that each
     /// is checked against exactly the state in force where it lands.
     governance: Mutex<GovernanceState>,
+    /// Set when a governance entry's commit outcome is unknown (the database
+    /// connection broke at COMMIT): the state above may then be behind the
+    /// journal, and is replayed from the store before anything is checked
+    /// against it again.
+    governance_unsure: AtomicBool,
     queue: SyncSender<Job>,
     verify_queue: crossbeam_channel::Sender<VerifyJob>,
     pub metrics: Metrics,
@@ -246,6 +251,7 @@ impl Ledger {
             store,
             block_key,
             governance: Mutex::new(governance),
+            governance_unsure: AtomicBool::new(false),
             queue,
             verify_queue,
             metrics,
@@ -287,6 +293,21 @@ impl Ledger {
         self.governance.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The governance lock, with the state replayed from the journal first if
+    /// an entry's commit outcome was unknown; `Err` while that replay fails
+    /// (the database still unreachable).
+    fn governance_in_force(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, GovernanceState>, LedgerError> {
+        let mut state = self.governance_lock();
+        if self.governance_unsure.load(Ordering::Acquire) {
+            *state = load_governance(&self.store, &self.block_key)?
+                .ok_or(StoreError::Corrupt("the journal lost its genesis"))?;
+            self.governance_unsure.store(false, Ordering::Release);
+        }
+        Ok(state)
+    }
+
     pub fn threshold(&self) -> usize {
         self.governance_lock().threshold
     }
@@ -295,11 +316,18 @@ impl Ledger {
     /// commits it; returns its receipt. Entries are checked and committed one
     /// at a time, so each is judged by the state it lands on.
     pub fn submit_governance(&self, entry: Governance) -> Result<Receipt, LedgerError> {
-        let mut state = self.governance_lock();
+        let mut state = self.governance_in_force()?;
         state.check(&entry).map_err(LedgerError::Rejected)?;
         let tx = Transaction::Governance(entry);
         let id = tx.id();
-        let receipt = self.commit(new_transaction(&tx, id, None))?;
+        let receipt = match self.commit(new_transaction(&tx, id, None)) {
+            Err(LedgerError::Store(StoreError::CommitUnknown)) => {
+                // If it did commit, the next entry must be checked after it.
+                self.governance_unsure.store(true, Ordering::Release);
+                return Err(StoreError::CommitUnknown.into());
+            }
+            committed => committed?,
+        };
         if let Transaction::Governance(entry) = &tx {
             state.apply(entry);
             tracing::info!(
@@ -520,7 +548,7 @@ impl Ledger {
     ) -> Result<Option<Receipt>, LedgerError> {
         // Held until the issue is committed: no governance entry can change
         // the officer set between this check and the issue's block.
-        let governance = self.governance_lock();
+        let governance = self.governance_in_force()?;
         let policy = governance.issuance_policy();
         // An issue goes only to a bank active now: a proposal made before
         // the bank's suspension does not pay it.
@@ -655,8 +683,7 @@ fn load_governance(
         _ => {
             return Err(LedgerError::Genesis(format!(
                 "the block key {} did not found this ledger: its journal was signed by another \
-                 key. Start the ledger with the key file that signed its blocks (a mistyped \
-                 --block-key path creates a new key)",
+                 key. Start the ledger with the key file that signed its blocks",
                 hex::encode(block_key.as_bytes())
             )))
         }
@@ -1047,14 +1074,28 @@ impl Writer {
                     };
                     let _ = reply.send(answer);
                 }
-                if let Some((header, _, _)) = sealed_block {
+                if let Some((header, sealed, _)) = sealed_block {
+                    tracing::info!(
+                        target: "cbdc::journal",
+                        height = header.height,
+                        transactions = header.tx_count,
+                        hash = %hex::encode(sealed.hash),
+                        commit_ms = started.elapsed().as_secs_f64() * 1e3,
+                        "block sealed"
+                    );
                     self.head.send_replace(header.height + 1);
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "batch commit failed");
+                let unknown = matches!(e, StoreError::CommitUnknown);
                 for (_, _, _, reply) in waiters {
-                    let _ = reply.send(Err(LedgerError::CommitFailed(e.to_string())));
+                    let _ = reply.send(Err(if unknown {
+                        // Not "failed": the batch may be on the ledger.
+                        LedgerError::Store(StoreError::CommitUnknown)
+                    } else {
+                        LedgerError::CommitFailed(e.to_string())
+                    }));
                 }
             }
         }
@@ -1221,7 +1262,13 @@ impl Verifier {
 /// `StoreError` is not `Clone` (it wraps diesel errors); a batch-wide failure is
 /// reported to every waiting request as the same transient or internal error.
 fn clone_store_error(e: &StoreError) -> StoreError {
-    if e.is_transient() {
+    if e.is_connection_failure() {
+        // Still a connection failure (503 `unavailable`), and the log says why.
+        StoreError::Database(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ClosedConnection,
+            Box::new(e.to_string()),
+        ))
+    } else if e.is_transient() {
         StoreError::Contention { attempts: 0 }
     } else {
         StoreError::Corrupt("verification could not read the store")

@@ -54,7 +54,10 @@ impl Modify for SignedRequests {
         };
         components.add_security_scheme(
             "cbdc_key",
-            header("x-cbdc-key", "The caller's registered public key, 64 hex characters"),
+            header(
+                "x-cbdc-key",
+                "The caller's registered public key, 64 hex characters",
+            ),
         );
         components.add_security_scheme(
             "cbdc_timestamp",
@@ -354,7 +357,10 @@ mod tests {
         assert_eq!(table.allowed("/v1/supply"), Some(vec!["GET"]));
         assert_eq!(table.allowed("/v1/audit"), Some(vec!["POST"]));
         assert_eq!(table.allowed("/v1/blocks/latest"), Some(vec!["GET"]));
-        assert_eq!(table.allowed("/v1/issuances/ab/approvals"), Some(vec!["POST"]));
+        assert_eq!(
+            table.allowed("/v1/issuances/ab/approvals"),
+            Some(vec!["POST"])
+        );
         assert_eq!(table.allowed("/v1/nope"), None);
         assert_eq!(table.allowed("/v1/blocks//"), None);
         if let Ok(path) = std::env::var("CBDC_WRITE_OPENAPI") {

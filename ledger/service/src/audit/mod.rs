@@ -681,7 +681,7 @@ fn check_tip(
         })?;
     if u64::try_from(blocks).ok() != Some(tip.blocks) || &tip_hash != last_hash {
         return Err(AuditFailure::Export(format!(
-            "the signed tip says the chain had {} blocks ending in {}; the export holds {} ending in {}",
+            "the signed tip counts {} block(s) ending in {}; the export holds {} ending in {}",
             tip.blocks,
             tip.last_hash,
             blocks,

@@ -72,7 +72,8 @@ impl Store {
     ///
     /// Returns one outcome per transaction, in batch order. A rejected
     /// transaction leaves no trace; the others commit. An `Err` means nothing
-    /// of the batch was committed.
+    /// of the batch was committed, except [`StoreError::CommitUnknown`]: the
+    /// connection broke at COMMIT, and the batch may have committed.
     pub fn apply_batch(
         &self,
         batch: Vec<NewTransaction>,
@@ -88,7 +89,24 @@ impl Store {
         let mut attempt = 1;
         loop {
             let mut conn = self.connection()?;
-            let result = conn.transaction(|conn| apply_in_transaction(conn, &batch, &mut seal));
+            let mut asked_to_commit = false;
+            let result = conn.transaction(|conn| {
+                let outcomes = apply_in_transaction(conn, &batch, &mut seal)?;
+                asked_to_commit = true;
+                Ok(outcomes)
+            });
+            // The connection broke at COMMIT, after a block was written: the
+            // server may have committed it or not, and only the database
+            // knows. Said so, rather than "not committed", so that a client
+            // resubmits (safe: a committed id answers with its receipt)
+            // instead of concluding the money did not move.
+            if asked_to_commit && seal.is_none() {
+                if let Err(Failure::Store(error)) = &result {
+                    if error.is_connection_failure() {
+                        return Err(StoreError::CommitUnknown);
+                    }
+                }
+            }
             let retry = match &result {
                 Err(Failure::Replan) => true,
                 Err(Failure::Store(StoreError::Database(error))) => is_write_conflict(error),

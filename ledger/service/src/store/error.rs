@@ -15,8 +15,9 @@ pub enum StoreError {
     /// The database URL is not one the store can open.
     #[error("unsupported database url: {0}")]
     UnsupportedUrl(&'static str),
-    /// No connection could be opened or taken from the pool in time.
-    #[error("database unavailable")]
+    /// No connection could be opened or taken from the pool in time (the
+    /// message names the last failure to connect, for the log).
+    #[error("database unavailable: {0}")]
     Unavailable(#[source] diesel::r2d2::PoolError),
     /// Embedded migrations failed to apply at open.
     #[error("database migrations failed: {0}")]
@@ -26,6 +27,11 @@ pub enum StoreError {
     /// Any other database failure.
     #[error("database error")]
     Database(#[from] DieselError),
+    /// The connection was lost after the batch asked to commit: the database
+    /// may or may not have committed it. Submitting the same transactions
+    /// again is safe (a committed id answers with its first location).
+    #[error("the database connection was lost while committing; the outcome is unknown")]
+    CommitUnknown,
     /// A PostgreSQL serialization failure or deadlock persisted through every retry.
     #[error("write conflict persisted after {attempts} attempts")]
     Contention {
@@ -84,17 +90,63 @@ impl StoreError {
     /// to 503.
     pub fn is_transient(&self) -> bool {
         match self {
-            StoreError::Unavailable(_) | StoreError::Contention { .. } => true,
-            StoreError::Database(error) => {
-                is_write_conflict(error)
-                    || matches!(
-                        error,
-                        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
-                            | DieselError::BrokenTransactionManager
-                    )
-            }
+            StoreError::Contention { .. } => true,
+            StoreError::Database(error) if is_write_conflict(error) => true,
+            _ => self.is_connection_failure(),
+        }
+    }
+
+    /// Whether the database could not be reached: no connection in time
+    /// (the pool's checkout bound), or the connection broke under the call
+    /// (the server stopped, restarted or became unreachable). Such a call
+    /// did nothing, except [`StoreError::CommitUnknown`], whose outcome is
+    /// unknown.
+    pub fn is_connection_failure(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) | StoreError::CommitUnknown => true,
+            StoreError::Database(error) => is_connection_lost(error),
             _ => false,
         }
+    }
+}
+
+/// PostgreSQL's primary messages of the errors a server sends as it goes
+/// away (SQLSTATE class 57P: admin_shutdown, crash_shutdown,
+/// cannot_connect_now), and libpq's own when the socket fails. diesel
+/// reports these as `Unknown` unless libpq had already marked the
+/// connection bad; the messages are untranslated unless `lc_messages` is set
+/// to another language.
+const CONNECTION_LOST_MESSAGES: [&str; 8] = [
+    "terminating connection due to administrator command",
+    "terminating connection due to immediate shutdown command",
+    "terminating connection because of crash of another server process",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+    "server closed the connection unexpectedly",
+    "no connection to the server",
+];
+
+/// Whether `error` means the connection to the database broke (or was
+/// never there): not a verdict of the database on the statement.
+pub(crate) fn is_connection_lost(error: &DieselError) -> bool {
+    match error {
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        )
+        | DieselError::BrokenTransactionManager => true,
+        DieselError::DatabaseError(_, info) => {
+            let message = info.message();
+            CONNECTION_LOST_MESSAGES
+                .iter()
+                .any(|lost| message.contains(lost))
+                || message.starts_with("could not receive data from server")
+                || message.starts_with("could not send data to server")
+        }
+        // A rollback that fails after a failed commit: the commit's error decides.
+        DieselError::RollbackErrorOnCommit { commit_error, .. } => is_connection_lost(commit_error),
+        _ => false,
     }
 }
 
@@ -129,4 +181,59 @@ pub(crate) fn is_foreign_key_violation(error: &DieselError) -> bool {
         error,
         DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database(kind: DatabaseErrorKind, message: &str) -> DieselError {
+        DieselError::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn a_broken_connection_is_a_transient_connection_failure() {
+        let lost = [
+            database(DatabaseErrorKind::ClosedConnection, "server closed"),
+            database(DatabaseErrorKind::UnableToSendCommand, "no connection"),
+            database(
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            database(
+                DatabaseErrorKind::Unknown,
+                "could not receive data from server: Connection reset by peer",
+            ),
+            DieselError::BrokenTransactionManager,
+            DieselError::RollbackErrorOnCommit {
+                rollback_error: Box::new(DieselError::BrokenTransactionManager),
+                commit_error: Box::new(database(DatabaseErrorKind::ClosedConnection, "gone")),
+            },
+        ];
+        for error in lost {
+            let error = StoreError::Database(error);
+            assert!(error.is_connection_failure(), "{error:?}");
+            assert!(error.is_transient(), "{error:?}");
+        }
+        assert!(StoreError::CommitUnknown.is_connection_failure());
+    }
+
+    #[test]
+    fn a_verdict_of_the_database_is_not_a_connection_failure() {
+        let verdicts = [
+            database(DatabaseErrorKind::UniqueViolation, "duplicate key"),
+            database(DatabaseErrorKind::Unknown, "deadlock detected"),
+            database(
+                DatabaseErrorKind::SerializationFailure,
+                "could not serialize",
+            ),
+            DieselError::NotFound,
+        ];
+        for error in verdicts {
+            let error = StoreError::Database(error);
+            assert!(!error.is_connection_failure(), "{error:?}");
+        }
+        assert!(!StoreError::Contention { attempts: 5 }.is_connection_failure());
+        assert!(StoreError::Contention { attempts: 5 }.is_transient());
+    }
 }

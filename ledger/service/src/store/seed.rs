@@ -122,6 +122,35 @@ pub fn seed_filler_notes(
     count: u64,
     notes_per_transaction: usize,
 ) -> Result<FillerReport, StoreError> {
+    seed_filler_notes_with_progress(store, block_key, count, notes_per_transaction, &|_| {})
+}
+
+/// Where [`seed_filler_notes_with_progress`] is, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeedStep {
+    /// Computing the filler on every core: `done` of `total` notes so far
+    /// (reported every [`PROGRESS_EVERY_TRANSACTIONS`] transactions per thread,
+    /// and once at the end with `done == total`).
+    Generating { done: u64, total: u64 },
+    /// Writing one table (or sealing the blocks), all in the one database
+    /// transaction; a bulk write has no finer progress.
+    Writing { what: &'static str },
+    /// `VACUUM (ANALYZE)` after the load (PostgreSQL only).
+    Vacuuming,
+}
+
+/// How often a generating thread reports, in filler transactions.
+pub const PROGRESS_EVERY_TRANSACTIONS: u64 = 256;
+
+/// [`seed_filler_notes`], reporting each step to `progress` (called from the
+/// generating threads too, hence `Sync`; it should return quickly).
+pub fn seed_filler_notes_with_progress(
+    store: &Store,
+    block_key: &SecretKey,
+    count: u64,
+    notes_per_transaction: usize,
+    progress: &(dyn Fn(SeedStep) + Sync),
+) -> Result<FillerReport, StoreError> {
     if count == 0 || count > FILLER_NOTES_MAX {
         return Err(StoreError::OutOfRange {
             field: "filler notes",
@@ -134,14 +163,24 @@ pub fn seed_filler_notes(
     }
     let owner = SecretKey::generate(&mut OsRng).public_key().to_bytes();
     let started = Instant::now();
-    let transactions = generate(count, notes_per_transaction);
+    let transactions = generate(count, notes_per_transaction, progress);
+    progress(SeedStep::Generating {
+        done: count,
+        total: count,
+    });
     let generating = started.elapsed();
     let started = Instant::now();
-    let (heights, event_seqs) = store.insert_filler(&transactions, &owner, |draft| {
-        crate::ledger::seal(block_key, &draft).1
-    })?;
+    let (heights, event_seqs) = store.insert_filler_with_progress(
+        &transactions,
+        &owner,
+        |draft| crate::ledger::seal(block_key, &draft).1,
+        progress,
+    )?;
     let writing = started.elapsed();
     let started = Instant::now();
+    if store.backend() == super::Backend::Postgres {
+        progress(SeedStep::Vacuuming);
+    }
     store.vacuum_after_bulk_load()?;
     Ok(FillerReport {
         notes: count,
@@ -158,7 +197,11 @@ pub fn seed_filler_notes(
 /// Computes the filler transactions on every core: `count` notes, at most
 /// `per_transaction` in each, in a deterministic order (transaction `j` is the
 /// `j`-th whichever thread made it).
-fn generate(count: u64, per_transaction: usize) -> Vec<FillerTransaction> {
+fn generate(
+    count: u64,
+    per_transaction: usize,
+    progress: &(dyn Fn(SeedStep) + Sync),
+) -> Vec<FillerTransaction> {
     let per_transaction_u64 = u64::try_from(per_transaction).expect("at most 256");
     let transactions = count.div_ceil(per_transaction_u64);
     let mut run = [0u8; 16];
@@ -166,17 +209,28 @@ fn generate(count: u64, per_transaction: usize) -> Vec<FillerTransaction> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = u64::try_from(threads).unwrap_or(1).min(transactions);
     let share = transactions.div_ceil(threads);
+    let generated = std::sync::atomic::AtomicU64::new(0);
     std::thread::scope(|scope| {
         let parts: Vec<_> = (0..threads)
             .map(|t| {
                 let first = t * share;
                 let last = ((t + 1) * share).min(transactions);
+                let generated = &generated;
                 scope.spawn(move || {
                     let mut rng = rand::thread_rng();
+                    let mut unreported = 0;
                     (first..last)
                         .map(|index| {
                             let notes =
                                 (count - index * per_transaction_u64).min(per_transaction_u64);
+                            unreported += notes;
+                            if (index - first + 1) % PROGRESS_EVERY_TRANSACTIONS == 0 {
+                                let done = generated
+                                    .fetch_add(unreported, std::sync::atomic::Ordering::Relaxed)
+                                    + unreported;
+                                unreported = 0;
+                                progress(SeedStep::Generating { done, total: count });
+                            }
                             let notes = usize::try_from(notes).expect("at most 256");
                             filler_transaction(&run, index, ZeroBalanced::random(notes, &mut rng))
                         })
@@ -252,7 +306,19 @@ impl Store {
         &self,
         filler: &[FillerTransaction],
         owner: &Bytes32,
+        seal: impl FnMut(BlockDraft) -> SealedBlock,
+    ) -> Result<((u64, u64), (u64, u64)), StoreError> {
+        self.insert_filler_with_progress(filler, owner, seal, &|_| {})
+    }
+
+    /// [`Store::insert_filler`], reporting each table as its write starts.
+    #[allow(clippy::type_complexity)]
+    pub fn insert_filler_with_progress(
+        &self,
+        filler: &[FillerTransaction],
+        owner: &Bytes32,
         mut seal: impl FnMut(BlockDraft) -> SealedBlock,
+        progress: &(dyn Fn(SeedStep) + Sync),
     ) -> Result<((u64, u64), (u64, u64)), StoreError> {
         let notes_total = filler.iter().map(|tx| tx.notes.len()).sum::<usize>();
         if filler.is_empty() || notes_total == 0 {
@@ -339,10 +405,17 @@ impl Store {
 
             // Foreign keys: notes and kernels reference transactions, events
             // reference notes; transactions reference blocks, deferred.
+            progress(SeedStep::Writing {
+                what: "transactions",
+            });
             insert_bulk!(&mut *conn, transactions::table, transaction_rows);
+            progress(SeedStep::Writing { what: "notes" });
             insert_bulk!(&mut *conn, notes::table, note_rows);
+            progress(SeedStep::Writing { what: "events" });
             insert_bulk!(&mut *conn, events::table, event_rows);
+            progress(SeedStep::Writing { what: "kernels" });
             insert_bulk!(&mut *conn, kernels::table, kernel_rows);
+            progress(SeedStep::Writing { what: "blocks" });
 
             let mut prev_hash = to_bytes32(&tip_hash, "chain tip hash")?;
             let mut height = first_height;
