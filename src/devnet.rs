@@ -322,7 +322,8 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         );
     } else {
         println!(
-            "ledger        {base}  (OpenAPI at {base}/openapi.json, metrics at {base}/metrics)"
+            "ledger        {base}  (API page {base}/docs/, OpenAPI {base}/openapi.json, metrics \
+             {base}/metrics)"
         );
     }
     println!("database      {database_url}");

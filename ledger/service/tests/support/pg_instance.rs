@@ -17,8 +17,37 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Where Debian installs PostgreSQL 15's server binaries.
-const BIN_DIR: &str = "/usr/lib/postgresql/15/bin";
+/// Where the server binaries are: `CBDC_PG_BIN` if set, else the newest of
+/// Debian's `/usr/lib/postgresql/<version>/bin`, else `pg_config --bindir`.
+fn bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("CBDC_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let debian = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version: u32 = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .max();
+    if let Some((_, bin)) = debian {
+        return bin;
+    }
+    let from_pg_config = Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    from_pg_config.unwrap_or_else(|| {
+        panic!(
+            "no PostgreSQL server binaries (initdb, pg_ctl): install the server or set CBDC_PG_BIN"
+        )
+    })
+}
 /// The longest `pg_ctl` waits for a start or a stop, in seconds.
 const PG_CTL_WAIT_SECONDS: u32 = 60;
 /// Ports tried before giving up (another process may take a free port
@@ -161,7 +190,7 @@ impl PgInstance {
     /// Runs a server program as `postgres` (directly when not root), in the
     /// instance's directory (the user may not read the caller's).
     fn server_output(&self, program: &str, args: impl FnOnce(&mut Command)) -> Output {
-        let path = Path::new(BIN_DIR).join(program);
+        let path = bin_dir().join(program);
         let mut command = if running_as_root() {
             let mut command = Command::new("runuser");
             command.args(["-u", "postgres", "--"]).arg(path);
