@@ -14,7 +14,7 @@ use super::TestDatabase;
 use diesel::pg::PgConnection;
 use diesel::{Connection, RunQueryDsl};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// Where the server binaries are: `CBDC_PG_BIN` if set, else the newest of
