@@ -2953,9 +2953,84 @@ async fn ledger_serve_stops_cleanly_on_sigterm_and_logs_without_colour_to_a_file
     server.wait_ready(&http).await;
     let (status, _) = get(&http, format!("{}/readyz", server.base)).await;
     assert_eq!(status, 200);
+    // What an operator's log must show: a signed read, a proposal (its amount
+    // never logged), a forged signature and a replay, each on its own line.
+    let officer = dir.join("keys/officer-1.json");
+    let officer = path_str(&officer);
+    let out = cbdc(&[
+        "request",
+        "GET",
+        "/v1/supply",
+        "--key",
+        officer,
+        "--ledger",
+        &server.base,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = cbdc(&[
+        "issue",
+        "--ledger",
+        &server.base,
+        "--key",
+        officer,
+        "propose",
+        "--bank",
+        "demo-bank",
+        "--amount",
+        "7654321",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let headers = text(
+        &cbdc(&[
+            "request",
+            "GET",
+            "/v1/ledger",
+            "--key",
+            officer,
+            "--ledger",
+            &server.base,
+            "--print-headers",
+        ])
+        .stdout,
+    );
+    let url = format!("{}/v1/ledger", server.base);
+    assert_eq!(curl(&[url.as_str()], &headers).0, 200);
+    assert_eq!(curl(&[url.as_str()], &headers).0, 401, "the replay");
+    let forged: String = headers
+        .lines()
+        .map(|line| {
+            if line.starts_with("-H 'x-cbdc-timestamp: ") {
+                // Signed for another moment: the signature no longer verifies.
+                let mut forged = line.to_string();
+                let at = forged.len() - 2;
+                let old = forged.as_bytes()[at];
+                forged.replace_range(at..at + 1, if old == b'0' { "1" } else { "0" });
+                forged
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(curl(&[url.as_str()], &forged).0, 401, "the forgery");
     let status = signal_and_wait(&mut server.child, "TERM");
     let log = server.log();
     assert_eq!(status.code(), Some(0), "{status}:\n{log}");
+    for wanted in [
+        "cbdc::access: request method=GET route=/v1/supply status=200",
+        "caller=\"officer-1\"",
+        "cbdc::access: request method=POST route=/v1/issuances status=201",
+        "cbdc::issuance: issuance proposed",
+        "cbdc::security: refused request code=\"replayed_request\"",
+        "code=\"bad_request_signature\"",
+    ] {
+        assert!(log.contains(wanted), "the log lacks {wanted:?}:\n{log}");
+    }
+    let secret = std::fs::read_to_string(dir.join("keys/officer-1.json")).unwrap();
+    let secret: Value = serde_json::from_str(&secret).unwrap();
+    let secret = secret["secret"].as_str().unwrap();
+    assert!(!log.contains(secret), "a secret key in the log");
+    assert!(!log.contains("7654321"), "an amount in the log:\n{log}");
     assert!(!log.contains("panicked"), "{log}");
     assert!(log.contains("ledger serving"), "{log}");
     assert!(log.contains("SIGTERM: stopping"), "{log}");

@@ -329,14 +329,8 @@ impl Ledger {
             committed => committed?,
         };
         if let Transaction::Governance(entry) = &tx {
+            // Logged by the API (`cbdc::governance`), with who asked.
             state.apply(entry);
-            tracing::info!(
-                action = entry.action.name(),
-                sequence = entry.sequence,
-                tx = %id,
-                height = receipt.block.height,
-                "governance entry committed"
-            );
         }
         Ok(receipt)
     }
