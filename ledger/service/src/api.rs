@@ -318,7 +318,10 @@ impl<A> Signed<A> {
     fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         match self.media {
             Media::Json => parse_json(&self.body),
-            Media::Empty => parse_json(b""),
+            Media::Empty => Err(ApiError::bad_request(
+                "empty_body",
+                "this route takes a JSON body",
+            )),
             Media::Binary => Err(unsupported_media("application/json")),
         }
     }
@@ -406,8 +409,56 @@ impl<A: Audience + 'static> FromRequest for Signed<A> {
     }
 }
 
-fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))
+/// Parses a JSON body. JSON does not tell `5` from `5.0` (nor does the
+/// document's `integer`), so when the body does not parse as it stands, a
+/// number with a fraction or exponent whose value is an exact integer of at
+/// most 2^53 in magnitude is taken as that integer and the body tried again;
+/// any other number keeps the first error.
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let first = match serde_json::from_slice(body) {
+        Ok(value) => return Ok(value),
+        Err(e) => e,
+    };
+    let refuse = |e: &serde_json::Error| ApiError::bad_request("invalid_json", e.to_string());
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Err(refuse(&first));
+    };
+    if !integral_floats_to_integers(&mut value) {
+        return Err(refuse(&first));
+    }
+    // The number was an integer after all: what is wrong is something else.
+    serde_json::from_value(value).map_err(|e| refuse(&e))
+}
+
+/// Replaces every exactly integral float of magnitude ≤ 2^53 by its integer;
+/// whether it replaced any.
+fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let Some(x) = n.as_f64() else { return false };
+            if x.fract() != 0.0 || x.abs() > EXACT {
+                return false;
+            }
+            // Exact: |x| ≤ 2^53 and integral, so the conversion loses nothing.
+            #[allow(clippy::cast_possible_truncation)]
+            let integer = x as i64;
+            *value = if integer >= 0 {
+                Value::from(integer.unsigned_abs())
+            } else {
+                Value::from(integer)
+            };
+            true
+        }
+        Value::Array(items) => items.iter_mut().fold(false, |changed, item| {
+            integral_floats_to_integers(item) | changed
+        }),
+        Value::Object(map) => map.values_mut().fold(false, |changed, item| {
+            integral_floats_to_integers(item) | changed
+        }),
+        _ => false,
+    }
 }
 
 /// Checks the signature, the key's registration and role, and records the nonce.
@@ -771,8 +822,7 @@ fn proposal_view(ledger: &Ledger, proposal: &Proposal) -> Result<ProposalView, A
     request_body(content = ProposeRequest, content_type = "application/json"),
     responses(
         (status = 201, body = ProposalView, description = "proposed; approvals follow"),
-        (status = 404, body = ErrorBody, description = "`unknown_participant`"),
-        (status = 422, body = ErrorBody, description = "`supply_ceiling`, `not_eligible` …"),
+        (status = 422, body = ErrorBody, description = "`supply_ceiling`, `not_eligible` (no such active bank) …"),
         SignedErrors,
     )
 )]
@@ -903,7 +953,7 @@ async fn approve(
     request_body(
         description = "A transaction, as JSON or as its binary encoding",
         content(
-            (crate::openapi::core_json::Transaction = "application/json"),
+            (crate::openapi::core_json::BankTransaction = "application/json"),
             (crate::openapi::core_json::EncodedTransaction = "application/octet-stream"),
         )
     ),
@@ -918,7 +968,13 @@ async fn approve(
 async fn submit(state: State, signed: Signed<Banks>) -> Result<web::Json<Committed>, ApiError> {
     let tx = match signed.media {
         Media::Binary => Transaction::decode(&signed.body)?,
-        Media::Json | Media::Empty => signed.json::<Transaction>()?,
+        Media::Json => signed.json::<Transaction>()?,
+        Media::Empty => {
+            return Err(ApiError::bad_request(
+                "empty_body",
+                "send a transaction: JSON or its binary encoding",
+            ))
+        }
     };
     let ledger = state.get_ref().clone();
     let receipt = blocking(move || Ok(ledger.submit(&tx)?)).await?;
@@ -1323,6 +1379,40 @@ mod tests {
             "1e3",
         ] {
             assert_eq!(parse_decimal(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn integral_floats_are_integers_and_nothing_else() {
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct Body {
+            amount: u64,
+            items: Vec<u8>,
+        }
+        let parsed: Body = parse_json(br#"{"amount": 5.0, "items": [1e0, 2]}"#).unwrap();
+        assert_eq!(
+            parsed,
+            Body {
+                amount: 5,
+                items: vec![1, 2]
+            }
+        );
+        let parsed: Body = parse_json(br#"{"amount": 9007199254740992.0, "items": []}"#).unwrap();
+        assert_eq!(parsed.amount, 1 << 53);
+        for bad in [
+            &br#"{"amount": 5.5, "items": []}"#[..],
+            br#"{"amount": 9007199254740994.0, "items": []}"#,
+            br#"{"amount": -1.0, "items": []}"#,
+            br#"{"amount": 1e300, "items": []}"#,
+            br#"{"amount": "5", "items": []}"#,
+        ] {
+            let error = parse_json::<Body>(bad).unwrap_err();
+            assert_eq!(
+                error.code,
+                "invalid_json",
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

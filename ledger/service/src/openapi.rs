@@ -26,7 +26,9 @@ pub const SECURITY: &str = "signed_request";
             transfers and redeems submitted by banks, the signed journal and its audit. \
             Every `/v1` request is signed with the caller's registered key (PROTOCOL.md, \
             \"Signed requests\"); errors are `{\"code\", \"message\"}` with the status \
-            documented per route.",
+            documented per route. Amounts are integers of minor units; a number written \
+            with a fraction or exponent is taken as an integer when it is one exactly and at \
+            most 2^53 in magnitude (`5.0`, `1e3`), and refused with `invalid_json` otherwise.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     modifiers(&SignedRequests),
@@ -83,7 +85,35 @@ impl Modify for SignedRequests {
     }
 }
 
+/// Finishes the document once the routes' schemas are in it: the core
+/// refuses unknown fields in a governance action, and utoipa does not carry
+/// `deny_unknown_fields` into the variants of a tagged enum, so the variants
+/// of `Action` are closed here.
+pub fn close_actions(doc: &mut Document) {
+    {
+        use utoipa::openapi::schema::{AdditionalProperties, Schema};
+        use utoipa::openapi::RefOr;
+        let Some(components) = doc.components.as_mut() else {
+            return;
+        };
+        if let Some(RefOr::T(Schema::OneOf(one_of))) = components.schemas.get_mut("Action") {
+            for item in &mut one_of.items {
+                if let RefOr::T(Schema::Object(object)) = item {
+                    object.additional_properties =
+                        Some(Box::new(AdditionalProperties::FreeForm(false)));
+                }
+            }
+        }
+    }
+}
+
 /// The JSON shapes of the ledger-core types, for the document only.
+///
+/// Objects the core refuses with unknown fields are `additionalProperties:
+/// false` here; the transaction kinds are whole objects (their `kind` a
+/// constant) rather than `allOf` compositions, so that holds for them too.
+/// Integers may be written `5.0` when exact (see `api::parse_json`): JSON
+/// Schema's `integer` admits them too.
 #[allow(dead_code)]
 pub mod core_json {
     use utoipa::ToSchema;
@@ -103,6 +133,11 @@ pub mod core_json {
     #[schema(value_type = String, pattern = "^([0-9a-f]{2})*$")]
     pub struct BytesHex(String);
 
+    /// A participant id: 1 to 64 characters of `A-Z a-z 0-9 - _`.
+    #[derive(ToSchema)]
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    pub struct ParticipantId(String);
+
     /// A transaction in the binary encoding (PROTOCOL.md).
     #[derive(ToSchema)]
     #[schema(value_type = String, format = Binary)]
@@ -119,7 +154,6 @@ pub mod core_json {
     /// An approval: the officer's public key and signature.
     #[derive(ToSchema)]
     #[serde(deny_unknown_fields)]
-    #[schema(as = OfficerSignature)]
     pub struct OfficerSignature {
         officer: Hex32,
         signature: SignatureHex,
@@ -130,19 +164,10 @@ pub mod core_json {
     #[serde(deny_unknown_fields)]
     pub struct IssueOutput {
         owner: Hex32,
-        #[schema(minimum = 0)]
+        #[schema(minimum = 0, maximum = 18446744073709551615_u64)]
         value: u64,
         /// The public blinding scalar.
         blinding: Hex32,
-    }
-
-    /// Money created by the central bank: M-of-N officer signatures over its digest.
-    #[derive(ToSchema)]
-    pub struct Issue {
-        /// 32 bytes, unique per issue.
-        reference: Hex32,
-        outputs: Vec<IssueOutput>,
-        officer_signatures: Vec<OfficerSignature>,
     }
 
     /// A confidential output: owner, Pedersen commitment, encrypted memo.
@@ -162,28 +187,12 @@ pub mod core_json {
         signature: SignatureHex,
     }
 
-    /// A transfer or a redeem.
-    #[derive(ToSchema)]
-    pub struct Spend {
-        inputs: Vec<Hex32>,
-        /// Zero for a transfer; the public amount a redeem takes out of circulation.
-        #[schema(minimum = 0)]
-        burned: u64,
-        outputs: Vec<Output>,
-        /// Present exactly when there are outputs.
-        range_proof: Option<BytesHex>,
-        kernel: Kernel,
-        owner_signatures: Vec<SignatureHex>,
-    }
-
     /// A participant as a governance entry names it.
     #[derive(ToSchema)]
     #[serde(deny_unknown_fields)]
     pub struct Member {
         role: Role,
-        /// 1 to 64 characters of `A-Z a-z 0-9 - _`.
-        #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
-        id: String,
+        id: ParticipantId,
         /// 1 to 200 bytes of UTF-8 without control characters.
         #[schema(min_length = 1, max_length = 200)]
         name: String,
@@ -194,27 +203,28 @@ pub mod core_json {
     /// What a governance entry does.
     #[derive(ToSchema)]
     #[schema(rename_all = "snake_case")]
-    #[serde(tag = "type")]
+    #[serde(tag = "type", deny_unknown_fields)]
     pub enum Action {
         Genesis {
             ledger_key: Hex32,
             #[schema(minimum = 1, maximum = 255)]
             threshold: u8,
-            #[schema(minimum = 0)]
+            #[schema(minimum = 0, maximum = 18446744073709551615_u64)]
             supply_ceiling: u64,
+            #[schema(min_items = 1, max_items = 32)]
             members: Vec<Member>,
         },
         Admit {
             member: Member,
         },
         Suspend {
-            id: String,
+            id: ParticipantId,
         },
         Reinstate {
-            id: String,
+            id: ParticipantId,
         },
         Rekey {
-            id: String,
+            id: ParticipantId,
             key: Hex32,
             view_key: Option<Hex32>,
         },
@@ -226,25 +236,134 @@ pub mod core_json {
 
     /// A governance entry and the officers' approvals of its digest.
     #[derive(ToSchema)]
+    #[serde(deny_unknown_fields)]
     pub struct Governance {
         /// How many governance entries the journal holds before this one.
-        #[schema(minimum = 0)]
+        #[schema(minimum = 0, maximum = 18446744073709551615_u64)]
         sequence: u64,
         action: Action,
         /// May be omitted when empty.
-        #[schema(required = false)]
+        #[schema(required = false, max_items = 32)]
         approvals: Vec<OfficerSignature>,
     }
 
-    /// A transaction: `kind` names which, every binary value is lowercase hex.
     #[derive(ToSchema)]
     #[schema(rename_all = "snake_case")]
-    #[serde(tag = "kind")]
+    pub enum IssueKind {
+        Issue,
+    }
+    #[derive(ToSchema)]
+    #[schema(rename_all = "snake_case")]
+    pub enum TransferKind {
+        Transfer,
+    }
+    #[derive(ToSchema)]
+    #[schema(rename_all = "snake_case")]
+    pub enum RedeemKind {
+        Redeem,
+    }
+    #[derive(ToSchema)]
+    #[schema(rename_all = "snake_case")]
+    pub enum GovernanceKind {
+        Governance,
+    }
+
+    /// Money created by the central bank: M-of-N officer signatures over its
+    /// digest (as a proposal shows it, before the officers sign).
+    #[derive(ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Issue {
+        /// 32 bytes, unique per issue.
+        reference: Hex32,
+        #[schema(min_items = 1, max_items = 16)]
+        outputs: Vec<IssueOutput>,
+        #[schema(max_items = 32)]
+        officer_signatures: Vec<OfficerSignature>,
+    }
+
+    /// An issue as a transaction of the journal.
+    #[derive(ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct IssueTransaction {
+        kind: IssueKind,
+        /// 32 bytes, unique per issue.
+        reference: Hex32,
+        #[schema(min_items = 1, max_items = 16)]
+        outputs: Vec<IssueOutput>,
+        #[schema(max_items = 32)]
+        officer_signatures: Vec<OfficerSignature>,
+    }
+
+    /// A payment between holders: inputs spent, outputs created.
+    #[derive(ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Transfer {
+        kind: TransferKind,
+        #[schema(min_items = 1, max_items = 16)]
+        inputs: Vec<Hex32>,
+        /// Zero for a transfer.
+        #[schema(minimum = 0, maximum = 0)]
+        burned: u64,
+        #[schema(max_items = 16)]
+        outputs: Vec<Output>,
+        /// Present exactly when there are outputs.
+        range_proof: Option<BytesHex>,
+        kernel: Kernel,
+        /// One per input, in input order.
+        #[schema(min_items = 1, max_items = 16)]
+        owner_signatures: Vec<SignatureHex>,
+    }
+
+    /// A bank takes `burned` out of circulation (change in `outputs`).
+    #[derive(ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Redeem {
+        kind: RedeemKind,
+        #[schema(min_items = 1, max_items = 16)]
+        inputs: Vec<Hex32>,
+        /// The public amount destroyed.
+        #[schema(minimum = 1, maximum = 18446744073709551615_u64)]
+        burned: u64,
+        #[schema(max_items = 16)]
+        outputs: Vec<Output>,
+        /// Present exactly when there are outputs.
+        range_proof: Option<BytesHex>,
+        kernel: Kernel,
+        /// One per input, in input order.
+        #[schema(min_items = 1, max_items = 16)]
+        owner_signatures: Vec<SignatureHex>,
+    }
+
+    /// A governance entry as a transaction of the journal.
+    #[derive(ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct GovernanceTransaction {
+        kind: GovernanceKind,
+        #[schema(minimum = 0, maximum = 18446744073709551615_u64)]
+        sequence: u64,
+        action: Action,
+        #[schema(required = false, max_items = 32)]
+        approvals: Vec<OfficerSignature>,
+    }
+
+    /// A transaction of the journal: `kind` names which, every binary value
+    /// is lowercase hex.
+    #[derive(ToSchema)]
+    #[serde(untagged)]
     pub enum Transaction {
-        Issue(Issue),
-        Transfer(Spend),
-        Redeem(Spend),
-        Governance(Governance),
+        Issue(IssueTransaction),
+        Transfer(Transfer),
+        Redeem(Redeem),
+        Governance(GovernanceTransaction),
+    }
+
+    /// What a bank submits: a transfer or a redeem (issues and governance
+    /// entries reach the journal through their own routes).
+    #[derive(ToSchema)]
+    #[serde(untagged)]
+    pub enum BankTransaction {
+        Transfer(Transfer),
+        Redeem(Redeem),
     }
 
     /// A block header as the ledger signed it.

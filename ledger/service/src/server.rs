@@ -17,11 +17,12 @@ pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The OpenAPI document of the routes [`api::routes`] registers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, doc) = App::new()
+    let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(api::routes)
         .split_for_parts();
+    crate::openapi::close_actions(&mut doc);
     doc
 }
 
