@@ -3381,3 +3381,51 @@ fn a_key_file_others_can_read_gets_a_warning_naming_it() {
         "{warning}"
     );
 }
+
+/// Officers proposing at once on the devnet's SQLite: every proposal is
+/// created (a transaction that reads before it writes once failed at once
+/// with "database is locked", a 500, instead of waiting for the other writer).
+#[test]
+fn concurrent_proposals_on_sqlite_all_succeed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("devnet");
+    copy_of_shared_devnet(&dir);
+    let mut devnet = Devnet::start(&dir, "proposals");
+    devnet.wait_serving();
+    let base = devnet.base.clone();
+    let key = dir.join("keys/officer-1.json");
+    let key = path_str(&key).to_owned();
+    let runs: Vec<_> = (0..24)
+        .map(|i| {
+            let (base, key) = (base.clone(), key.clone());
+            std::thread::spawn(move || {
+                let amount = (1000 + i).to_string();
+                cbdc(&[
+                    "issue",
+                    "--ledger",
+                    &base,
+                    "--key",
+                    &key,
+                    "propose",
+                    "--bank",
+                    "demo-bank",
+                    "--amount",
+                    &amount,
+                ])
+            })
+        })
+        .collect();
+    let failures: Vec<String> = runs
+        .into_iter()
+        .map(|run| run.join().unwrap())
+        .filter(|out| !out.status.success())
+        .map(|out| text(&out.stderr))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of 24 failed: {failures:?}",
+        failures.len()
+    );
+    let (_, stderr) = devnet.output();
+    assert!(!stderr.contains("internal error"), "{stderr}");
+}

@@ -365,6 +365,7 @@ impl Store {
         let created_at = to_db_i64(new.created_at_unix_ms, "proposal time")?;
         let mut conn = self.connection()?;
         conn.transaction(|conn| {
+            write_lock_first(conn)?;
             require_active(conn, &new.bank_id, Role::Bank)?;
             require_active(conn, &new.proposer_id, Role::Officer)?;
             let inserted = diesel::insert_into(issuance_proposals::table)
@@ -403,6 +404,7 @@ impl Store {
         let approved_at = to_db_i64(approved_at_unix_ms, "approval time")?;
         let mut conn = self.connection()?;
         conn.transaction(|conn| {
+            write_lock_first(conn)?;
             require_active(conn, officer_id, Role::Officer)?;
             // Locks the proposal row while it is open, so an approval cannot
             // land on a proposal being executed or cancelled concurrently.
@@ -555,4 +557,18 @@ fn proposal_absence(conn: &mut AnyConnection, id: &ProposalId) -> Result<StoreEr
     } else {
         StoreError::UnknownProposal
     })
+}
+
+/// On SQLite, takes the database's write lock as a transaction's first
+/// statement. A transaction that reads first and writes later cannot wait for
+/// another writer when it upgrades (SQLite answers "database is locked" at
+/// once rather than risk a deadlock); one that writes first waits its
+/// `busy_timeout` like any writer. PostgreSQL locks rows, not the database:
+/// nothing to do there.
+fn write_lock_first(conn: &mut AnyConnection) -> Result<(), StoreError> {
+    if matches!(conn, AnyConnection::Sqlite(_)) {
+        diesel::sql_query("UPDATE chain_head SET next_height = next_height WHERE 0")
+            .execute(conn)?;
+    }
+    Ok(())
 }
