@@ -23,7 +23,8 @@ const SIGNING: &str = "signing";
 const WALLET: &str = "wallet";
 const WALLET_PUBLIC: &str = "wallet-public";
 
-fn secret_from_hex(path: &Path, field: &str, value: &Value) -> Result<SecretKey> {
+/// The 32 bytes in hex of the key file's `field`.
+fn hex32_field(path: &Path, field: &str, value: &Value) -> Result<[u8; 32]> {
     let text = value[field].as_str().with_context(|| {
         format!(
             "{} is not a valid key file: it has no `{field}` field",
@@ -37,7 +38,11 @@ fn secret_from_hex(path: &Path, field: &str, value: &Value) -> Result<SecretKey>
             path.display()
         )
     })?;
-    SecretKey::from_bytes(&bytes).map_err(|e| {
+    Ok(bytes)
+}
+
+fn secret_from_hex(path: &Path, field: &str, value: &Value) -> Result<SecretKey> {
+    SecretKey::from_bytes(&hex32_field(path, field, value)?).map_err(|e| {
         anyhow::anyhow!(
             "{} is not a valid key file: `{field}` is not a secret key: {e}",
             path.display()
@@ -46,20 +51,7 @@ fn secret_from_hex(path: &Path, field: &str, value: &Value) -> Result<SecretKey>
 }
 
 fn public_from_hex(path: &Path, field: &str, value: &Value) -> Result<PublicKey> {
-    let text = value[field].as_str().with_context(|| {
-        format!(
-            "{} is not a valid key file: it has no `{field}` field",
-            path.display()
-        )
-    })?;
-    let mut bytes = [0u8; 32];
-    hex::decode_to_slice(text, &mut bytes).with_context(|| {
-        format!(
-            "{} is not a valid key file: `{field}` is not 64 hex characters",
-            path.display()
-        )
-    })?;
-    PublicKey::from_bytes(&bytes).map_err(|e| {
+    PublicKey::from_bytes(&hex32_field(path, field, value)?).map_err(|e| {
         anyhow::anyhow!(
             "{} is not a valid key file: `{field}` is not a public key: {e}",
             path.display()

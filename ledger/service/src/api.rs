@@ -543,20 +543,11 @@ async fn blocking<T: Send + 'static>(
 
 // ---- strict parsers for path and query values ----
 
-/// Exactly `2·N` lowercase hex characters.
+/// Exactly `2·N` lowercase hex characters, else 400 with `code`.
 fn parse_hex<const N: usize>(text: &str, code: &'static str) -> Result<[u8; N], ApiError> {
-    let shaped = text.len() == 2 * N
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    let mut out = [0u8; N];
-    if !shaped || hex::decode_to_slice(text, &mut out).is_err() {
-        return Err(ApiError::bad_request(
-            code,
-            format!("expected {} lowercase hex characters", 2 * N),
-        ));
-    }
-    Ok(out)
+    auth::lowercase_hex(text).ok_or_else(|| {
+        ApiError::bad_request(code, format!("expected {} lowercase hex characters", 2 * N))
+    })
 }
 
 /// Largest id, height or sequence number the store holds (`BIGINT`).
@@ -564,14 +555,7 @@ const STORED_MAX: u64 = i64::MAX as u64;
 
 /// A canonical decimal up to [`STORED_MAX`]: digits only, no sign, no leading zero.
 fn parse_decimal(text: &str) -> Option<u64> {
-    let canonical = !text.is_empty()
-        && text.bytes().all(|b| b.is_ascii_digit())
-        && (text == "0" || !text.starts_with('0'));
-    if canonical {
-        text.parse().ok().filter(|&n| n <= STORED_MAX)
-    } else {
-        None
-    }
+    auth::canonical_decimal(text).filter(|&n| n <= STORED_MAX)
 }
 
 fn parse_proposal_id(text: &str) -> Result<ProposalId, ApiError> {

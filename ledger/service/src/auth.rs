@@ -116,25 +116,27 @@ impl AuthError {
     }
 }
 
-/// Exactly `2·N` lowercase hex characters.
-fn hex_fixed<const N: usize>(text: &str, header: &'static str) -> Result<[u8; N], AuthError> {
+/// Exactly `2·N` lowercase hex characters, as bytes. The one strict hex
+/// reader of the service: headers here, path and query values in the API.
+pub(crate) fn lowercase_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
     let lowercase = text
         .bytes()
         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     let mut out = [0u8; N];
-    if !lowercase {
-        return Err(AuthError::Malformed(header));
-    }
-    hex::decode_to_slice(text, &mut out).map_err(|_| AuthError::Malformed(header))?;
-    Ok(out)
+    (lowercase && hex::decode_to_slice(text, &mut out).is_ok()).then_some(out)
 }
 
-/// A canonical decimal: digits only, no sign, no leading zero.
-fn decimal(text: &str) -> Option<u64> {
+/// A canonical decimal `u64`: digits only, no sign, no leading zero. The one
+/// strict decimal reader of the service (timestamps here, ids in the API).
+pub(crate) fn canonical_decimal(text: &str) -> Option<u64> {
     let canonical = !text.is_empty()
         && text.bytes().all(|b| b.is_ascii_digit())
         && (text == "0" || !text.starts_with('0'));
     canonical.then(|| text.parse().ok()).flatten()
+}
+
+fn hex_fixed<const N: usize>(text: &str, header: &'static str) -> Result<[u8; N], AuthError> {
+    lowercase_hex(text).ok_or(AuthError::Malformed(header))
 }
 
 /// Parses the headers (given by a lookup function) and checks the signature and the
@@ -153,7 +155,8 @@ pub fn check_request(
     let signature = get(HEADER_SIGNATURE)?;
     let key = PublicKey::from_bytes(&hex_fixed::<32>(&key_hex, HEADER_KEY)?)
         .map_err(|_| AuthError::Malformed(HEADER_KEY))?;
-    let timestamp_ms = decimal(&timestamp).ok_or(AuthError::Malformed(HEADER_TIMESTAMP))?;
+    let timestamp_ms =
+        canonical_decimal(&timestamp).ok_or(AuthError::Malformed(HEADER_TIMESTAMP))?;
     let nonce = hex_fixed::<16>(&nonce, HEADER_NONCE)?;
     let signature = Signature::from_bytes(&hex_fixed::<64>(&signature, HEADER_SIGNATURE)?)
         .map_err(|_| AuthError::Malformed(HEADER_SIGNATURE))?;

@@ -152,28 +152,12 @@ async fn govern(base: &str, key: &SecretKey, entry: &Governance) -> Answer {
 
 /// A ledger like [`Net::start`]'s, on a database of the private server.
 async fn net_on(pg: &PgInstance) -> Net {
-    let mut net = Net {
-        node: None,
-        queue_depth_max: 4096,
-        supply_ceiling: ledger_service::ledger::SUPPLY_CEILING_DEFAULT,
-        block_key: SecretKey::generate(&mut OsRng),
-        officers: (0..3).map(|_| SecretKey::generate(&mut OsRng)).collect(),
-        bank: WalletKeys::generate(&mut OsRng),
-        db: pg.database(),
-    };
-    net.boot();
-    net.officer(0)
-        .admit(
-            "bank-a",
-            "Bank A",
-            Role::Bank,
-            &net.bank.spend.public_key(),
-            Some(&net.bank.view.public_key()),
-            &[],
-        )
-        .await
-        .unwrap();
-    net
+    Net::start_on(
+        pg.database(),
+        4096,
+        ledger_service::ledger::SUPPLY_CEILING_DEFAULT,
+    )
+    .await
 }
 
 fn pay(bank: &WalletKeys, notes: &[OwnedNote], to: &WalletKeys, amount: u64) -> ledger_core::Built {

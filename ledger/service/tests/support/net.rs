@@ -68,7 +68,11 @@ impl Net {
     }
 
     pub async fn start_full(queue_depth_max: usize, supply_ceiling: u64) -> Net {
-        let db = TestDatabase::postgres();
+        Net::start_on(TestDatabase::postgres(), queue_depth_max, supply_ceiling).await
+    }
+
+    /// As [`Net::start_full`], on the database `db`.
+    pub async fn start_on(db: TestDatabase, queue_depth_max: usize, supply_ceiling: u64) -> Net {
         let mut net = Net {
             node: None,
             queue_depth_max,
