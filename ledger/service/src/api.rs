@@ -799,7 +799,8 @@ fn proposal_view(ledger: &Ledger, proposal: &Proposal) -> Result<ProposalView, A
     })
 }
 
-/// An officer proposes to issue money to a bank (maker); other officers approve.
+/// An officer proposes to issue money to a bank (maker), or a bank asks for
+/// its own float; officers approve (checker).
 #[utoipa::path(
     tag = "issuance",
     security(("cbdc_key" = [], "cbdc_timestamp" = [], "cbdc_nonce" = [], "cbdc_signature" = [])),
@@ -811,8 +812,16 @@ fn proposal_view(ledger: &Ledger, proposal: &Proposal) -> Result<ProposalView, A
     )
 )]
 #[post("/v1/issuances")]
-async fn propose(state: State, signed: Signed<Officers>) -> Result<HttpResponse, ApiError> {
+async fn propose(state: State, signed: Signed<Anyone>) -> Result<HttpResponse, ApiError> {
     let request: ProposeRequest = signed.json()?;
+    // A bank may ask for its own float (a gateway below its low threshold);
+    // officers still approve. It may not propose for another bank.
+    if signed.caller.participant.role == Role::Bank && request.bank_id != signed.id() {
+        return Err(ApiError::forbidden(
+            "not_own_bank",
+            "a bank may propose issuance only to itself",
+        ));
+    }
     ledger_core::governance::check_id(&request.bank_id).map_err(|_| {
         ApiError::bad_request(
             "bad_participant_id",
@@ -856,16 +865,19 @@ async fn propose(state: State, signed: Signed<Officers>) -> Result<HttpResponse,
 #[get("/v1/issuances/{id}")]
 async fn get_proposal(
     state: State,
-    signed: Signed<Officers>,
+    signed: Signed<Anyone>,
     id: web::Path<String>,
 ) -> Result<web::Json<ProposalView>, ApiError> {
     signed.no_body()?;
     let id = parse_proposal_id(&id)?;
     let ledger = state.get_ref().clone();
+    // A bank sees its own proposals only (another bank's is unknown to it).
+    let bank = (signed.caller.participant.role == Role::Bank).then(|| signed.id().to_string());
     let view = blocking(move || {
         let proposal = ledger
             .store()
             .proposal(&id)?
+            .filter(|p| bank.as_ref().is_none_or(|bank| &p.bank_id == bank))
             .ok_or_else(|| ApiError::not_found("unknown_proposal", "unknown issuance proposal"))?;
         proposal_view(&ledger, &proposal)
     })

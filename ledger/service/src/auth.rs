@@ -1,20 +1,7 @@
-//! Signed requests: how banks and officers authenticate to the ledger.
-//!
-//! Every request under `/v1` carries four headers:
-//!
-//! | header | value |
-//! |---|---|
-//! | `x-cbdc-key` | the caller's registered public key, 64 lowercase hex characters |
-//! | `x-cbdc-timestamp` | milliseconds since the Unix epoch, canonical decimal |
-//! | `x-cbdc-nonce` | 16 random bytes, 32 lowercase hex characters, never reused by that key |
-//! | `x-cbdc-signature` | Schnorr signature ([`Purpose::Request`]), 128 lowercase hex characters |
-//!
-//! over the message
-//!
-//! ```text
-//!   SHA-256("cbdc.request.v1" ‖ method ‖ 0x00 ‖ path-and-query ‖ 0x00
-//!           ‖ SHA-256(body) ‖ timestamp u64 LE ‖ nonce)
-//! ```
+//! Signed requests, the verifying side: how the ledger authenticates banks
+//! and officers. The signing side — the four headers, the message they sign,
+//! [`sign_request`] — is `ledger_client::sign` (re-exported here), so the two
+//! cannot drift.
 //!
 //! The server refuses a timestamp more than [`CLOCK_SKEW_MAX_MS`] from its clock
 //! and a (key, nonce) pair it has seen (nonces are kept longer than the skew window,
@@ -22,60 +9,16 @@
 //! 401; a key whose role may not call the route → 403; a suspended participant → 403.
 //! PROTOCOL.md ("Signed requests") is the specification, with a test vector.
 
-use ledger_core::{PublicKey, Purpose, SecretKey, Signature};
-use rand::{CryptoRng, RngCore};
-use sha2::{Digest, Sha256};
+use ledger_core::{PublicKey, Purpose, Signature};
 
-pub const HEADER_KEY: &str = "x-cbdc-key";
-pub const HEADER_TIMESTAMP: &str = "x-cbdc-timestamp";
-pub const HEADER_NONCE: &str = "x-cbdc-nonce";
-pub const HEADER_SIGNATURE: &str = "x-cbdc-signature";
+pub use ledger_client::sign::{
+    request_message, sign_request, HEADER_KEY, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP,
+};
 
 /// How far a request's timestamp may be from the server's clock.
 pub const CLOCK_SKEW_MAX_MS: u64 = 5 * 60 * 1000;
 /// How long nonces are remembered: longer than the window in which a timestamp is accepted.
 pub const NONCE_RETENTION_MS: u64 = 3 * CLOCK_SKEW_MAX_MS;
-
-/// The message a request's signature signs.
-pub fn request_message(
-    method: &str,
-    path_and_query: &str,
-    body: &[u8],
-    timestamp_ms: u64,
-    nonce: &[u8; 16],
-) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(b"cbdc.request.v1");
-    h.update(method.as_bytes());
-    h.update([0u8]);
-    h.update(path_and_query.as_bytes());
-    h.update([0u8]);
-    h.update(Sha256::digest(body));
-    h.update(timestamp_ms.to_le_bytes());
-    h.update(nonce);
-    h.finalize().into()
-}
-
-/// The four authentication headers for a request, as (name, value) pairs.
-pub fn sign_request<R: RngCore + CryptoRng>(
-    key: &SecretKey,
-    method: &str,
-    path_and_query: &str,
-    body: &[u8],
-    timestamp_ms: u64,
-    rng: &mut R,
-) -> [(&'static str, String); 4] {
-    let mut nonce = [0u8; 16];
-    rng.fill_bytes(&mut nonce);
-    let message = request_message(method, path_and_query, body, timestamp_ms, &nonce);
-    let signature = key.sign(Purpose::Request, &message, rng);
-    [
-        (HEADER_KEY, hex::encode(key.public_key().as_bytes())),
-        (HEADER_TIMESTAMP, timestamp_ms.to_string()),
-        (HEADER_NONCE, hex::encode(nonce)),
-        (HEADER_SIGNATURE, hex::encode(signature.to_bytes())),
-    ]
-}
 
 /// The parsed authentication headers of a request.
 #[derive(Debug, Clone)]
@@ -177,6 +120,7 @@ pub fn check_request(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ledger_core::SecretKey;
     use rand::SeedableRng;
     use std::collections::HashMap;
 

@@ -28,12 +28,12 @@ use ledger_core::{
     verify, Amount, Commitment, IssuancePolicy, Issue, PublicKey, Receipt, Rejection, SecretKey,
     Signature, StoredNote, Transaction, TxId, TxKind,
 };
-use sha2::{Digest, Sha256, Sha512};
+use sha2::{Digest, Sha512};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 
 /// Most transactions committed in one database transaction / block.
@@ -49,12 +49,8 @@ pub const VERIFY_GATHER_TARGET: usize = 64;
 /// writer is busy, so a gathered transaction rarely waits longer in all).
 pub const VERIFY_GATHER_MAX: Duration = Duration::from_millis(10);
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
+/// The ledger's clock, the one its clients sign their requests with.
+pub use ledger_client::now_ms;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -838,13 +834,10 @@ fn no_issuers() -> IssuancePolicy {
     }
 }
 
-/// The reference of the issue that executes a proposal.
+/// The reference of the issue that executes a proposal (officers' clients
+/// derive it too, to check the issue they approve).
 pub fn issuance_reference(proposal: &ProposalId) -> [u8; 32] {
-    Sha256::new()
-        .chain_update(b"cbdc.issuance.reference.v1")
-        .chain_update(proposal.0)
-        .finalize()
-        .into()
+    ledger_client::issuance_reference(&proposal.0)
 }
 
 /// The issue of a proposal: one output to the bank, with reference and (public)

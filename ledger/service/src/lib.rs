@@ -10,11 +10,13 @@ pub mod store;
 pub mod api;
 pub mod audit;
 pub mod auth;
-pub mod client;
 pub mod error;
 pub mod gate;
 pub mod ledger;
 pub mod metrics;
 pub mod openapi;
 pub mod server;
-pub mod wire;
+
+// Moved to `ledger-client` (a bank links it without the storage); the old
+// paths stay.
+pub use ledger_client::{client, wire};

@@ -5,7 +5,7 @@
 //! `StoreError` means the call as a whole did nothing, or, for the
 //! administrative calls, that a named rule refused it.
 
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 
 use super::governance::Role;
 
@@ -110,82 +110,14 @@ impl StoreError {
     }
 }
 
-/// PostgreSQL's primary messages of the errors a server sends as it goes
-/// away (SQLSTATE class 57P: admin_shutdown, crash_shutdown,
-/// cannot_connect_now), and libpq's own when the socket fails. diesel
-/// reports these as `Unknown` unless libpq had already marked the
-/// connection bad; the messages are untranslated unless `lc_messages` is set
-/// to another language.
-const CONNECTION_LOST_MESSAGES: [&str; 8] = [
-    "terminating connection due to administrator command",
-    "terminating connection due to immediate shutdown command",
-    "terminating connection because of crash of another server process",
-    "the database system is shutting down",
-    "the database system is starting up",
-    "the database system is in recovery mode",
-    "server closed the connection unexpectedly",
-    "no connection to the server",
-];
-
-/// Whether `error` means the connection to the database broke (or was
-/// never there): not a verdict of the database on the statement.
-pub(crate) fn is_connection_lost(error: &DieselError) -> bool {
-    match error {
-        DieselError::DatabaseError(
-            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-            _,
-        )
-        | DieselError::BrokenTransactionManager => true,
-        DieselError::DatabaseError(_, info) => {
-            let message = info.message();
-            CONNECTION_LOST_MESSAGES
-                .iter()
-                .any(|lost| message.contains(lost))
-                || message.starts_with("could not receive data from server")
-                || message.starts_with("could not send data to server")
-        }
-        // A rollback that fails after a failed commit: the commit's error decides.
-        DieselError::RollbackErrorOnCommit { commit_error, .. } => is_connection_lost(commit_error),
-        _ => false,
-    }
-}
-
-/// PostgreSQL's primary message for SQLSTATE 40P01, which diesel reports as
-/// `DatabaseErrorKind::Unknown` and does not expose the code of. The server
-/// writes it untranslated unless `lc_messages` is set to another language.
-const DEADLOCK_MESSAGE: &str = "deadlock detected";
-
-/// A serialization failure (40001) or deadlock (40P01): the transaction was
-/// rolled back and running it again is correct.
-pub(crate) fn is_write_conflict(error: &DieselError) -> bool {
-    match error {
-        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
-        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
-            info.message() == DEADLOCK_MESSAGE
-        }
-        _ => false,
-    }
-}
-
-/// Whether the error is a violated UNIQUE or PRIMARY KEY constraint.
-pub(crate) fn is_unique_violation(error: &DieselError) -> bool {
-    matches!(
-        error,
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
-    )
-}
-
-/// Whether the error is a violated FOREIGN KEY constraint.
-pub(crate) fn is_foreign_key_violation(error: &DieselError) -> bool {
-    matches!(
-        error,
-        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)
-    )
-}
+pub(crate) use cbdc_db::{
+    is_connection_lost, is_foreign_key_violation, is_unique_violation, is_write_conflict,
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use diesel::result::DatabaseErrorKind;
 
     fn database(kind: DatabaseErrorKind, message: &str) -> DieselError {
         DieselError::DatabaseError(kind, Box::new(message.to_owned()))

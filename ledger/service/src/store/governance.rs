@@ -355,8 +355,8 @@ impl Store {
             .collect()
     }
 
-    /// Records a proposal to issue `amount` to a bank, open. The bank and the
-    /// proposer must be active participants of the right roles.
+    /// Records a proposal to issue `amount` to a bank, open. The bank must be
+    /// an active bank, the proposer an active officer or the bank itself.
     pub fn create_proposal(&self, new: &NewProposal) -> Result<(), StoreError> {
         if new.amount == 0 {
             return Err(StoreError::ZeroAmount);
@@ -367,7 +367,10 @@ impl Store {
         conn.transaction(|conn| {
             write_lock_first(conn)?;
             require_active(conn, &new.bank_id, Role::Bank)?;
-            require_active(conn, &new.proposer_id, Role::Officer)?;
+            // An officer, or the bank itself asking for its float.
+            if new.proposer_id != new.bank_id {
+                require_active(conn, &new.proposer_id, Role::Officer)?;
+            }
             let inserted = diesel::insert_into(issuance_proposals::table)
                 .values((
                     issuance_proposals::id.eq(&new.id.0[..]),

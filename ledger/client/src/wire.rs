@@ -4,7 +4,7 @@
 //! Binary values are lowercase hex strings; amounts are minor units (`u64`);
 //! totals that can exceed `u64` (everything ever issued) are decimal strings.
 
-use crate::openapi::core_json;
+use crate::core_json;
 use ledger_core::governance::Governance;
 use ledger_core::{Amount, Issue, Receipt, Signature, Transaction};
 use serde::{Deserialize, Serialize};

@@ -1,13 +1,24 @@
 //! A typed client for the ledger API, signing every request with the caller's key.
+//!
+//! Every request has one deadline, the client's timeout, for the whole
+//! exchange: connecting, sending, and reading the answer to its last byte.
 
-use crate::auth::sign_request;
-use crate::ledger::now_ms;
+use crate::issuance::issuance_reference;
+use crate::sign::{now_ms, sign_request};
+use crate::wire::{
+    BlockView, Committed, ErrorBody, EventsPage, LedgerInfo, NoteView, ParticipantList,
+    ProposalView, ProposeRequest, TransactionView,
+};
 use ledger_core::governance::{Action, Governance, Member, Role};
-use ledger_core::{Amount, PublicKey, Receipt, SecretKey, Signature, Transaction};
+use ledger_core::{Amount, NoteId, PublicKey, Receipt, SecretKey, Signature, Transaction, TxId};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::{json, Value};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -30,11 +41,19 @@ pub enum ClientError {
 /// `source()` chain (reqwest's own message, `error sending request for url`,
 /// names none).
 fn transport_message(error: &reqwest::Error) -> String {
-    let cause = transport_cause(error);
-    let doing = if error.is_body() || error.is_decode() {
+    let deadline = deadline_of(error);
+    let broke_off = match deadline {
+        Some(deadline) => deadline.answer_started,
+        None => error.is_body() || error.is_decode(),
+    };
+    let doing = if broke_off {
         "the answer broke off from the ledger"
     } else {
         "cannot reach the ledger"
+    };
+    let cause = match deadline {
+        Some(deadline) => deadline.to_string(),
+        None => transport_cause(error),
     };
     match error.url() {
         Some(url) => format!("{doing} at {url}: {cause}"),
@@ -43,9 +62,6 @@ fn transport_message(error: &reqwest::Error) -> String {
 }
 
 fn transport_cause(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        return format!("timed out: no answer within {} s", TIMEOUT.as_secs());
-    }
     let mut dns = false;
     let mut innermost = None;
     let mut source = std::error::Error::source(error);
@@ -63,6 +79,11 @@ fn transport_cause(error: &reqwest::Error) -> String {
         }
         innermost = Some(text);
         source = cause.source();
+    }
+    // The timeout of a reqwest client other than this one's (whose own
+    // deadline is a `Deadline`): how long it was is not known here.
+    if error.is_timeout() {
+        return "timed out".into();
     }
     let innermost = innermost.unwrap_or_else(|| error.to_string());
     if dns {
@@ -87,6 +108,37 @@ impl ClientError {
             _ => None,
         }
     }
+
+    /// The HTTP status of the answer, if there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            ClientError::Transport(error) => error.status().map(|status| status.as_u16()),
+            ClientError::Decode(_) => None,
+        }
+    }
+
+    /// Whether the same request may succeed if sent again later: the request
+    /// got no answer (refused, timed out, reset, the answer broke off), or the
+    /// ledger or a proxy in front of it said it is overloaded or away (429,
+    /// 502, 503, 504). Not an answer the ledger gave on purpose (another
+    /// 4xx or 5xx), an answer that cannot be read, or a request that could
+    /// not be built or was redirected.
+    ///
+    /// It says nothing of whether resending is safe: `submit` is (the ledger
+    /// answers a resubmission with the first receipt), `propose` is not (a
+    /// proposal whose answer was lost may exist: look before proposing again).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ClientError::Api { status, .. } => matches!(status, 429 | 502 | 503 | 504),
+            // A request error is one in connecting, sending or waiting (the
+            // timeouts among them); a body or decode error, the answer broke off.
+            ClientError::Transport(error) => {
+                error.is_request() || error.is_body() || error.is_decode()
+            }
+            ClientError::Decode(_) => false,
+        }
+    }
 }
 
 impl From<reqwest::Error> for ClientError {
@@ -95,34 +147,106 @@ impl From<reqwest::Error> for ClientError {
     }
 }
 
-#[derive(Deserialize)]
-struct ErrorBody {
-    code: String,
-    message: String,
+/// The client's deadline passed: how long it waited, and whether the answer
+/// had begun to arrive.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("timed out: no answer within {}", duration_text(*.after))]
+struct Deadline {
+    after: Duration,
+    answer_started: bool,
 }
 
-/// How long a request may take, answer included.
-pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// `60 s`, or `1500 ms` when not a whole number of seconds.
+fn duration_text(duration: Duration) -> String {
+    if duration.subsec_nanos() == 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{} ms", duration.as_millis())
+    }
+}
+
+fn deadline_of(error: &reqwest::Error) -> Option<Deadline> {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let deadline = cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<Deadline>());
+        if let Some(deadline) = deadline {
+            return Some(*deadline);
+        }
+        source = cause.source();
+    }
+    None
+}
+
+/// [`ClientError::Transport`] holds a `reqwest::Error` (callers build it and
+/// match on it), but reqwest has no public constructor and its own timeout
+/// error does not say how long it waited. So the client keeps its own
+/// deadline and, when it passes, makes the `reqwest::Error` the one way
+/// reqwest allows: by reading a body that fails — with
+/// `io::ErrorKind::TimedOut` carrying the [`Deadline`], so `is_timeout()`
+/// holds for it and [`transport_message`] says how long it waited.
+async fn deadline_error(url: reqwest::Url, deadline: Deadline) -> reqwest::Error {
+    let failure = std::io::Error::new(std::io::ErrorKind::TimedOut, deadline);
+    let body = reqwest::Body::wrap(FailingBody(Some(failure)));
+    reqwest::Response::from(http::Response::new(body))
+        .bytes()
+        .await
+        .expect_err("a body whose first frame is an error fails")
+        .with_url(url)
+}
+
+/// A response body whose first frame is the error it holds.
+struct FailingBody(Option<std::io::Error>);
+
+impl http_body::Body for FailingBody {
+    type Data = &'static [u8];
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<&'static [u8]>, std::io::Error>>> {
+        Poll::Ready(self.0.take().map(Err))
+    }
+}
+
+/// `future`, unless `deadline` passes first (`None`: it did).
+async fn before<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Output> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await.ok(),
+        None => Some(future.await),
+    }
+}
+
+/// How long a request may take, answer included, unless the client was made
+/// [`LedgerClient::with_timeout`].
+pub const TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub struct LedgerClient {
     base: String,
     key: SecretKey,
+    timeout: Duration,
     http: reqwest::Client,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct Submitted {
-    pub receipt: Receipt,
-}
-
 impl LedgerClient {
+    /// A client of the ledger at `base` (`http://host:port`), signing with
+    /// `key`, whose requests may take [`TIMEOUT`].
     pub fn new(base: &str, key: SecretKey) -> LedgerClient {
+        LedgerClient::with_timeout(base, key, TIMEOUT)
+    }
+
+    /// A client whose requests may take `timeout`, answer included. A long
+    /// poll of the event feed needs more than the `wait_ms` it asks for.
+    pub fn with_timeout(base: &str, key: SecretKey, timeout: Duration) -> LedgerClient {
         LedgerClient {
             base: base.trim_end_matches('/').to_string(),
             key,
+            timeout,
             http: reqwest::Client::builder()
-                .timeout(TIMEOUT)
                 .build()
                 .expect("a reqwest client with rustls"),
         }
@@ -132,14 +256,22 @@ impl LedgerClient {
         self.key.public_key()
     }
 
-    /// Sends a signed request; `body` is JSON or raw bytes.
-    pub async fn request_raw(
+    /// How long a request may take, answer included.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Sends a signed request and reads the JSON answer into `T`; an answer
+    /// other than 2xx is [`ClientError::Api`].
+    async fn exchange<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         body: Vec<u8>,
         content_type: &str,
-    ) -> Result<Value, ClientError> {
+    ) -> Result<T, ClientError> {
+        // Past what an `Instant` can hold there is no deadline.
+        let deadline = Instant::now().checked_add(self.timeout);
         let headers = sign_request(
             &self.key,
             method.as_str(),
@@ -152,13 +284,28 @@ impl LedgerClient {
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        let response = request
+        let request = request
             .header("content-type", content_type)
             .body(body)
-            .send()
-            .await?;
+            .build()?;
+        let url = request.url().clone();
+        let timed_out = |answer_started| Deadline {
+            after: self.timeout,
+            answer_started,
+        };
+        let Some(response) = before(deadline, self.http.execute(request)).await else {
+            return Err(deadline_error(url, timed_out(false)).await.into());
+        };
+        let response = response?;
         let status = response.status();
-        let bytes = response.bytes().await?;
+        let Some(bytes) = before(deadline, response.bytes()).await else {
+            return Err(deadline_error(url, timed_out(true)).await.into());
+        };
+        // reqwest names no URL when the body breaks off; the message should.
+        let bytes = bytes.map_err(|e| match e.url() {
+            Some(_) => e,
+            None => e.with_url(url),
+        })?;
         if !status.is_success() {
             let error: ErrorBody = serde_json::from_slice(&bytes).unwrap_or(ErrorBody {
                 code: "unknown".into(),
@@ -171,6 +318,22 @@ impl LedgerClient {
             });
         }
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.exchange(Method::GET, path, Vec::new(), "application/json")
+            .await
+    }
+
+    /// Sends a signed request; `body` is JSON or raw bytes.
+    pub async fn request_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<Value, ClientError> {
+        self.exchange(method, path, body, content_type).await
     }
 
     pub async fn request(
@@ -190,6 +353,11 @@ impl LedgerClient {
         serde_json::from_value(value).map_err(|e| ClientError::Decode(e.to_string()))
     }
 
+    /// `GET /v1/ledger`: the ledger key and the governance in force.
+    pub async fn info(&self) -> Result<LedgerInfo, ClientError> {
+        self.get("/v1/ledger").await
+    }
+
     pub async fn ledger_key(&self) -> Result<PublicKey, ClientError> {
         let info = self.request(Method::GET, "/v1/ledger", None).await?;
         let text = info["ledger_key"]
@@ -207,6 +375,11 @@ impl LedgerClient {
         info["governance_sequence"]
             .as_u64()
             .ok_or_else(|| ClientError::Decode("governance_sequence".into()))
+    }
+
+    /// `GET /v1/participants`: every participant, officers and banks.
+    pub async fn participants_list(&self) -> Result<ParticipantList, ClientError> {
+        self.get("/v1/participants").await
     }
 
     /// Journals a governance action approved by this client's key and by
@@ -260,6 +433,23 @@ impl LedgerClient {
             .await
     }
 
+    /// `POST /v1/issuances`: proposes to issue `amount` to the bank `bank_id`;
+    /// officers' approvals follow. Not safe to resend blindly: a proposal
+    /// whose answer was lost may exist.
+    pub async fn propose_issuance(
+        &self,
+        bank_id: &str,
+        amount: Amount,
+    ) -> Result<ProposalView, ClientError> {
+        let body = ProposeRequest {
+            bank_id: bank_id.to_string(),
+            amount,
+        };
+        let body = serde_json::to_vec(&body).expect("a proposal serialises");
+        self.exchange(Method::POST, "/v1/issuances", body, "application/json")
+            .await
+    }
+
     pub async fn proposal(&self, id: &str) -> Result<Value, ClientError> {
         self.request(Method::GET, &format!("/v1/issuances/{id}"), None)
             .await
@@ -276,7 +466,7 @@ impl LedgerClient {
         let mut proposal_id = [0u8; 16];
         hex::decode_to_slice(id, &mut proposal_id)
             .map_err(|_| ClientError::Decode("proposal id".into()))?;
-        let reference = crate::ledger::issuance_reference(&crate::store::ProposalId(proposal_id));
+        let reference = issuance_reference(&proposal_id);
         let amount = proposal["amount"].as_u64();
         let participants = self.request(Method::GET, "/v1/participants", None).await?;
         let bank_key = participants["participants"]
@@ -309,25 +499,40 @@ impl LedgerClient {
     }
 
     pub async fn submit(&self, tx: &Transaction) -> Result<Receipt, ClientError> {
-        let answer = self
-            .request_raw(
-                Method::POST,
-                "/v1/transactions",
-                tx.encode(),
-                "application/octet-stream",
-            )
-            .await?;
-        Ok(Self::decode::<Submitted>(answer)?.receipt)
+        Ok(self.submit_committed(tx).await?.receipt)
     }
 
-    pub async fn transaction(&self, id: &ledger_core::TxId) -> Result<Value, ClientError> {
+    /// `POST /v1/transactions` (banks): a transfer or a redeem, in the binary
+    /// encoding; answers once it is in a sealed block. Safe to resend: the
+    /// ledger answers a transaction it committed before with the same receipt.
+    pub async fn submit_committed(&self, tx: &Transaction) -> Result<Committed, ClientError> {
+        self.exchange(
+            Method::POST,
+            "/v1/transactions",
+            tx.encode(),
+            "application/octet-stream",
+        )
+        .await
+    }
+
+    pub async fn transaction(&self, id: &TxId) -> Result<Value, ClientError> {
         self.request(Method::GET, &format!("/v1/transactions/{id}"), None)
             .await
     }
 
-    pub async fn note(&self, id: &ledger_core::NoteId) -> Result<Value, ClientError> {
+    /// `GET /v1/transactions/{id}`: a committed transaction and its receipt.
+    pub async fn transaction_view(&self, id: &TxId) -> Result<TransactionView, ClientError> {
+        self.get(&format!("/v1/transactions/{id}")).await
+    }
+
+    pub async fn note(&self, id: &NoteId) -> Result<Value, ClientError> {
         self.request(Method::GET, &format!("/v1/notes/{id}"), None)
             .await
+    }
+
+    /// `GET /v1/notes/{id}`: who owns the note, its commitment, whether it is spent.
+    pub async fn note_view(&self, id: &NoteId) -> Result<NoteView, ClientError> {
+        self.get(&format!("/v1/notes/{id}")).await
     }
 
     pub async fn events(
@@ -336,11 +541,37 @@ impl LedgerClient {
         owner: Option<&PublicKey>,
         wait_ms: u64,
     ) -> Result<Value, ClientError> {
-        let mut path = format!("/v1/events?after={after}&wait_ms={wait_ms}");
-        if let Some(owner) = owner {
-            path.push_str(&format!("&owner={}", hex::encode(owner.as_bytes())));
-        }
+        let path = events_path(after, owner, None, wait_ms);
         self.request(Method::GET, &path, None).await
+    }
+
+    /// `GET /v1/events`: the notes created and spent after `after`, in commit
+    /// order, only `owner`'s if given, at most `limit` (the ledger's default
+    /// if not); waits up to `wait_ms` for one if there is none yet. Ask again
+    /// with `after = next`.
+    pub async fn events_page(
+        &self,
+        after: u64,
+        owner: Option<&PublicKey>,
+        limit: Option<u32>,
+        wait_ms: u64,
+    ) -> Result<EventsPage, ClientError> {
+        self.get(&events_path(after, owner, limit, wait_ms)).await
+    }
+
+    /// `GET /v1/blocks/{height}`: a sealed block with its transactions' ids.
+    pub async fn block(&self, height: u64) -> Result<BlockView, ClientError> {
+        self.get(&format!("/v1/blocks/{height}")).await
+    }
+
+    /// `GET /v1/blocks/latest`: the newest sealed block; `None` while the
+    /// journal is empty (the ledger answers 404 `no_blocks`).
+    pub async fn latest_block(&self) -> Result<Option<BlockView>, ClientError> {
+        match self.get("/v1/blocks/latest").await {
+            Ok(block) => Ok(Some(block)),
+            Err(e) if e.status() == Some(404) && e.code() == Some("no_blocks") => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn supply(&self) -> Result<Value, ClientError> {
@@ -363,7 +594,7 @@ impl LedgerClient {
                     if let Some(id) = supply["running_audit"].as_u64() {
                         break json!({"id": id, "state": "running"});
                     }
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -371,7 +602,7 @@ impl LedgerClient {
         let id = run["id"]
             .as_u64()
             .ok_or_else(|| ClientError::Decode("audit id".into()))?;
-        let mut wait = std::time::Duration::from_millis(20);
+        let mut wait = Duration::from_millis(20);
         loop {
             let run = self
                 .request(Method::GET, &format!("/v1/audits/{id}"), None)
@@ -380,7 +611,19 @@ impl LedgerClient {
                 return Ok(run);
             }
             tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(std::time::Duration::from_secs(1));
+            wait = (wait * 2).min(Duration::from_secs(1));
         }
     }
+}
+
+/// The target of `GET /v1/events`.
+fn events_path(after: u64, owner: Option<&PublicKey>, limit: Option<u32>, wait_ms: u64) -> String {
+    let mut path = format!("/v1/events?after={after}&wait_ms={wait_ms}");
+    if let Some(limit) = limit {
+        path.push_str(&format!("&limit={limit}"));
+    }
+    if let Some(owner) = owner {
+        path.push_str(&format!("&owner={}", hex::encode(owner.as_bytes())));
+    }
+    path
 }

@@ -1,0 +1,1194 @@
+//! The gateway's HTTP API: thin handlers over [`Gateway`].
+//!
+//! Two audiences, each with its own bearer tokens and a role check on every
+//! route ([`Staff<R>`]): the **internal API** (`/v1/wallets…`), which the
+//! wallet API calls on behalf of customers, and the **operator API**
+//! (`/v1/operator/…`) for the bank's staff. `/healthz`, `/readyz`,
+//! `/metrics` and `/openapi.json` need no token.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::web;
+use actix_web::{get, patch, post, FromRequest, HttpRequest, HttpResponse};
+use futures_util::future::{ready, Ready};
+use ledger_core::Address;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::ApiError;
+use crate::gateway::{blocking, Gateway, Outcome};
+use crate::report;
+use crate::store::ops::{self, OpKind, OpRequest};
+use crate::store::rows::{op_state, OpRow, WalletRow};
+use crate::store::{bank, db_u64, state_get, Store};
+use crate::wire::*;
+
+pub type State = web::Data<Arc<Gateway>>;
+
+/// Who may call a route.
+pub trait Role {
+    const NAME: &'static str;
+    fn tokens(gateway: &Gateway) -> &[String];
+}
+
+/// The wallet API.
+pub struct Internal;
+/// The bank's staff.
+pub struct Operator;
+
+impl Role for Internal {
+    const NAME: &'static str = "internal";
+    fn tokens(gateway: &Gateway) -> &[String] {
+        &gateway.config.internal_tokens
+    }
+}
+impl Role for Operator {
+    const NAME: &'static str = "operator";
+    fn tokens(gateway: &Gateway) -> &[String] {
+        &gateway.config.operator_tokens
+    }
+}
+
+/// A caller holding a bearer token of role `R`.
+pub struct Staff<R: Role> {
+    /// A short, non-secret name of the token (its hash's first 8 hex
+    /// characters), for logs.
+    pub who: String,
+    role: PhantomData<R>,
+}
+
+fn token_matches(presented: &str, tokens: &[String]) -> bool {
+    let presented = Sha256::digest(presented.as_bytes());
+    // Every configured token is compared, in constant time each.
+    tokens.iter().fold(false, |found, token| {
+        let token = Sha256::digest(token.as_bytes());
+        found | bool::from(presented.ct_eq(&token))
+    })
+}
+
+impl<R: Role> FromRequest for Staff<R> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready((|| {
+            let gateway = req
+                .app_data::<State>()
+                .ok_or_else(|| ApiError::internal("no gateway state"))?;
+            let header = req
+                .headers()
+                .get(actix_web::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let Some(token) = header.strip_prefix("Bearer ") else {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "send `Authorization: Bearer <token>`",
+                ));
+            };
+            if token_matches(token, R::tokens(gateway)) {
+                let who = hex::encode(&Sha256::digest(token.as_bytes())[..4]);
+                return Ok(Staff {
+                    who,
+                    role: PhantomData,
+                });
+            }
+            let other: &[String] = if R::NAME == Internal::NAME {
+                Operator::tokens(gateway)
+            } else {
+                Internal::tokens(gateway)
+            };
+            if token_matches(token, other) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!("this route is for the {} API's credentials", R::NAME),
+                ));
+            }
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "unknown token",
+            ))
+        })())
+    }
+}
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(healthz)
+        .service(readyz)
+        .service(metrics_text)
+        .service(openapi_document)
+        .service(open_wallet)
+        .service(get_wallet)
+        .service(patch_wallet)
+        .service(wallet_history)
+        .service(pay)
+        .service(fund)
+        .service(defund)
+        .service(get_payment)
+        .service(list_customers)
+        .service(get_customer)
+        .service(set_tier)
+        .service(open_account)
+        .service(cash_deposit)
+        .service(get_account)
+        .service(link_account)
+        .service(freeze)
+        .service(unfreeze)
+        .service(statement)
+        .service(float_position)
+        .service(flagged)
+        .service(held)
+        .service(release_held)
+        .service(chain_state)
+        .service(acknowledge)
+        .service(reconciliation)
+        .service(position);
+}
+
+/// The generated document, served at `/openapi.json`.
+pub struct Document(pub String);
+
+async fn db<T: Send + 'static>(
+    state: &State,
+    f: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = state.store.clone();
+    Ok(blocking(move || f(&store)).await?)
+}
+
+// ---- operations ----
+
+/// Liveness: the process answers.
+#[utoipa::path(tag = "operations", responses((status = 200, body = Health)))]
+#[get("/healthz")]
+async fn healthz() -> web::Json<Health> {
+    web::Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(tag = "operations", responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
+#[get("/readyz")]
+async fn readyz(state: State) -> Result<web::Json<Health>, ApiError> {
+    db(&state, |s| s.ping()).await?;
+    Ok(web::Json(Health {
+        status: "ready".into(),
+    }))
+}
+
+/// Prometheus metrics, text exposition format 0.0.4.
+#[utoipa::path(tag = "operations", responses((status = 200, content_type = "text/plain; version=0.0.4", body = String)))]
+#[get("/metrics")]
+async fn metrics_text(state: State) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}
+
+/// This document.
+#[utoipa::path(tag = "operations", responses((status = 200, content_type = "application/json", body = Object)))]
+#[get("/openapi.json")]
+async fn openapi_document(doc: web::Data<Document>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.0.clone())
+}
+
+// ---- views ----
+
+fn wallet_view(
+    conn: &mut cbdc_db::AnyConnection,
+    wallet: &WalletRow,
+    tiers: &crate::config::Tiers,
+) -> Result<WalletView, crate::store::StoreError> {
+    let (tier, limits) = ops::wallet_limits(conn, wallet, tiers)?.ok_or_else(|| {
+        crate::store::StoreError::Corrupt("the float is not a customer wallet".into())
+    })?;
+    let paid_today = ops::paid_today(conn, wallet.id, crate::store::now_ms())?;
+    let held_total: u64 = bank::held(conn, 10_000)?
+        .iter()
+        .filter(|n| n.wallet_id == wallet.id)
+        .map(|n| u64::try_from(n.value).unwrap_or(0))
+        .sum();
+    Ok(WalletView {
+        wallet_id: wallet.id,
+        customer_id: wallet.customer_id.unwrap_or_default(),
+        address: wallet.address.clone(),
+        tier,
+        balance: db_u64(wallet.balance, "balance")?,
+        frozen: wallet.frozen,
+        auto_topup: wallet.auto_topup,
+        deposit_account_id: wallet.deposit_account_id,
+        limits: Limits {
+            balance_max: limits.balance_max,
+            per_payment_max: limits.per_payment_max,
+            per_day_max: limits.per_day_max,
+        },
+        paid_today,
+        left_today: limits.per_day_max.saturating_sub(paid_today),
+        held: held_total,
+    })
+}
+
+fn payment_view(outcome: &Outcome, same_bank: Option<bool>) -> PaymentView {
+    let op = &outcome.op;
+    let state = match op.state.as_str() {
+        op_state::FINAL => PaymentState::Final,
+        op_state::FAILED => PaymentState::Failed,
+        op_state::REFUSED => PaymentState::Refused,
+        _ if outcome.refusal.is_some() => PaymentState::Refused,
+        _ => PaymentState::Pending,
+    };
+    PaymentView {
+        id: op.id,
+        kind: op.kind.clone(),
+        wallet_id: op.wallet_id,
+        amount: u64::try_from(op.amount).unwrap_or(0),
+        to: op.to_address.clone(),
+        state,
+        tx_id: op.tx_id.as_ref().map(hex::encode),
+        receipt: op
+            .receipt
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok()),
+        refusal: outcome.refusal.as_ref().map(|r| RefusalView {
+            code: r.code.clone(),
+            message: r.message.clone(),
+            limit: r.limit.clone(),
+            remaining: r.remaining,
+        }),
+        pending_reason: outcome.pending_reason.clone(),
+        payee: same_bank.map(|same| if same { "same_bank" } else { "other_bank" }.to_string()),
+        topped_up: outcome.topped_up,
+        created_ms: op.created_ms,
+    }
+}
+
+/// The answer to an operation: 200 with the payment, 422 for a refusal,
+/// 409 for a reused idempotency key, 422 `ledger_refused` if the ledger
+/// refused it.
+fn answer(outcome: Outcome, same_bank: Option<bool>) -> Result<HttpResponse, ApiError> {
+    if outcome.key_reused {
+        return Err(ApiError::conflict(
+            "idempotency_conflict",
+            "this Idempotency-Key was used with another request body",
+        ));
+    }
+    let view = payment_view(&outcome, same_bank);
+    if let Some(refusal) = &outcome.refusal {
+        let mut error = ApiError::unprocessable(&refusal.code, refusal.message.clone());
+        error.extra = Some(serde_json::json!({
+            "limit": refusal.limit,
+            "remaining": refusal.remaining,
+            "payment_id": if outcome.op.id > 0 { Some(outcome.op.id) } else { None },
+        }));
+        return Err(error);
+    }
+    Ok(HttpResponse::Ok().json(view))
+}
+
+fn idempotency_key(req: &HttpRequest, wallet_id: i64, kind: &str) -> Result<String, ApiError> {
+    let key = req
+        .headers()
+        .get("Idempotency-Key")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "idempotency_key_required",
+                "send an Idempotency-Key header (1 to 200 visible ASCII characters)",
+            )
+        })?;
+    if key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::bad_request(
+            "bad_idempotency_key",
+            "an Idempotency-Key is 1 to 200 visible ASCII characters",
+        ));
+    }
+    Ok(format!("{kind}:{wallet_id}:{key}"))
+}
+
+fn request_hash(parts: &[&str]) -> Vec<u8> {
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update(u64::try_from(part.len()).unwrap_or(0).to_le_bytes());
+        hash.update(part.as_bytes());
+    }
+    hash.finalize().to_vec()
+}
+
+async fn customer_wallet(state: &State, id: i64) -> Result<WalletRow, ApiError> {
+    let wallet = db(state, move |s| s.read(|c| ops::wallet(c, id))).await?;
+    match wallet {
+        Some(w) if !w.is_float() => Ok(w),
+        _ => Err(ApiError::not_found(
+            "unknown_wallet",
+            format!("no wallet {id}"),
+        )),
+    }
+}
+
+// ---- internal API ----
+
+/// Opens a wallet (onboarding the customer at the lowest tier if the phone is new).
+#[utoipa::path(tag = "wallets", request_body = OpenWalletRequest,
+    responses((status = 201, body = OpenedWallet), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+#[post("/v1/wallets")]
+async fn open_wallet(
+    state: State,
+    _staff: Staff<Internal>,
+    body: web::Json<OpenWalletRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let phone = body.into_inner().phone;
+    let digits = phone.strip_prefix('+').unwrap_or("");
+    if !(6..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::bad_request(
+            "bad_phone",
+            "a phone number is + and 6 to 15 digits",
+        ));
+    }
+    let (customer, wallet) = state.open_wallet(phone).await?;
+    Ok(HttpResponse::Created().json(OpenedWallet {
+        wallet_id: wallet.id,
+        customer_id: customer.id,
+        address: wallet.address,
+        tier: customer.tier,
+    }))
+}
+
+/// A wallet: balance, tier, limits and what is left of today's.
+#[utoipa::path(tag = "wallets", params(("id" = i64, Path)),
+    responses((status = 200, body = WalletView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[get("/v1/wallets/{id}")]
+async fn get_wallet(
+    state: State,
+    _staff: Staff<Internal>,
+    id: web::Path<i64>,
+) -> Result<web::Json<WalletView>, ApiError> {
+    let wallet = customer_wallet(&state, id.into_inner()).await?;
+    let tiers = state.config.tiers.clone();
+    Ok(web::Json(
+        db(&state, move |s| s.read(|c| wallet_view(c, &wallet, &tiers))).await?,
+    ))
+}
+
+/// The customer's settings of a wallet (the reverse waterfall).
+#[utoipa::path(tag = "wallets", params(("id" = i64, Path)), request_body = WalletSettings,
+    responses((status = 200, body = WalletView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[patch("/v1/wallets/{id}")]
+async fn patch_wallet(
+    state: State,
+    _staff: Staff<Internal>,
+    id: web::Path<i64>,
+    body: web::Json<WalletSettings>,
+) -> Result<web::Json<WalletView>, ApiError> {
+    let wallet = customer_wallet(&state, id.into_inner()).await?;
+    let on = body.auto_topup;
+    let wallet_id = wallet.id;
+    let tiers = state.config.tiers.clone();
+    Ok(web::Json(
+        db(&state, move |s| {
+            s.write(|c| {
+                bank::set_auto_topup(c, wallet_id, on)?;
+                let wallet = ops::wallet(c, wallet_id)?
+                    .ok_or_else(|| crate::store::StoreError::Corrupt("wallet vanished".into()))?;
+                wallet_view(c, &wallet, &tiers)
+            })
+        })
+        .await?,
+    ))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// History: entries before this id (newest first).
+    before: Option<i64>,
+    /// Statements and lists: entries after this id (oldest first).
+    after: Option<i64>,
+    /// At most 500; 50 if not given.
+    limit: Option<i64>,
+}
+
+fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(50),
+        Some(n) if (1..=500).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::bad_request("bad_limit", "limit is 1 to 500")),
+    }
+}
+
+fn entry_view(e: crate::store::rows::EntryRow) -> EntryView {
+    EntryView {
+        id: e.id,
+        amount: e.amount,
+        balance_after: e.balance_after,
+        kind: e.kind,
+        operation_id: e.op_id,
+        note_id: e.note_id.map(hex::encode),
+        created_ms: e.created_ms,
+    }
+}
+
+/// A wallet's history, newest first, with running balances.
+#[utoipa::path(tag = "wallets", params(("id" = i64, Path), PageQuery),
+    responses((status = 200, body = EntriesPage), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[get("/v1/wallets/{id}/history")]
+async fn wallet_history(
+    state: State,
+    _staff: Staff<Internal>,
+    id: web::Path<i64>,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<EntriesPage>, ApiError> {
+    let wallet = customer_wallet(&state, id.into_inner()).await?;
+    let limit = page_limit(query.limit)?;
+    let before = query.before.unwrap_or(i64::MAX);
+    let rows = db(&state, move |s| {
+        s.read(|c| bank::wallet_history(c, wallet.id, before, limit))
+    })
+    .await?;
+    let next = if i64::try_from(rows.len()).unwrap_or(0) == limit {
+        rows.last().map(|e| e.id)
+    } else {
+        None
+    };
+    Ok(web::Json(EntriesPage {
+        entries: rows.into_iter().map(entry_view).collect(),
+        next,
+    }))
+}
+
+/// Pays an address from the wallet. `Idempotency-Key` is required: the same
+/// key with the same body answers the first result, with another body 409.
+#[utoipa::path(tag = "wallets", params(("id" = i64, Path), ("Idempotency-Key" = String, Header)), request_body = PayRequest,
+    responses((status = 200, body = PaymentView, description = "final, or pending while the ledger cannot be reached"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "refused: `per_payment_limit`, `per_day_limit`, `payee_balance_limit`, `insufficient_funds`, `wallet_frozen`, `payee_frozen` … (with `limit`, `remaining`, `payment_id`)")),
+    security(("bearer" = [])))]
+#[post("/v1/wallets/{id}/payments")]
+async fn pay(
+    state: State,
+    _staff: Staff<Internal>,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Json<PayRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let wallet = customer_wallet(&state, id.into_inner()).await?;
+    let body = body.into_inner();
+    let key = idempotency_key(&req, wallet.id, "pay")?;
+    let to: Address = body.to.parse().map_err(|e| {
+        ApiError::bad_request("bad_address", format!("`to` is not an address: {e}"))
+    })?;
+    let to_text = to.to_string();
+    let t = to_text.clone();
+    let payee = db(&state, move |s| s.read(|c| ops::wallet_by_address(c, &t))).await?;
+    if payee.as_ref().is_some_and(|p| p.id == wallet.id) {
+        return Err(ApiError::unprocessable(
+            "pay_to_self",
+            "a wallet cannot pay itself",
+        ));
+    }
+    let hash = request_hash(&["pay", &to_text, &body.amount.to_string()]);
+    // The reverse waterfall: top up from the linked deposit first.
+    let mut topped_up = None;
+    if wallet.auto_topup && !wallet.frozen {
+        if let Some(account) = wallet.deposit_account_id {
+            let balance = db_u64(wallet.balance, "balance")?;
+            if body.amount > balance {
+                let shortfall = body.amount - balance;
+                let float = state.float.clone();
+                let topup = OpRequest {
+                    kind: OpKind::Fund,
+                    wallet_id: float.id,
+                    amount: shortfall,
+                    to_address: Some(wallet.address.clone()),
+                    payee_wallet_id: Some(wallet.id),
+                    deposit_account_id: Some(account),
+                    idempotency_key: Some(format!("topup:{key}")),
+                    request_hash: Some(hash.clone()),
+                    parent_id: None,
+                };
+                let outcome = state.submit_op(topup).await?;
+                if outcome.op.state != op_state::FINAL {
+                    return answer(outcome, None);
+                }
+                topped_up = Some(shortfall);
+            }
+        }
+    }
+    let request = OpRequest {
+        kind: OpKind::Pay,
+        wallet_id: wallet.id,
+        amount: body.amount,
+        to_address: Some(to_text),
+        payee_wallet_id: payee.as_ref().map(|p| p.id),
+        deposit_account_id: None,
+        idempotency_key: Some(key),
+        request_hash: Some(hash),
+        parent_id: None,
+    };
+    let mut outcome = state.submit_op(request).await?;
+    outcome.topped_up = topped_up;
+    answer(outcome, Some(payee.is_some()))
+}
+
+async fn fund_or_defund(
+    state: State,
+    req: HttpRequest,
+    wallet_id: i64,
+    amount: u64,
+    kind: OpKind,
+) -> Result<HttpResponse, ApiError> {
+    let wallet = customer_wallet(&state, wallet_id).await?;
+    let key = idempotency_key(&req, wallet.id, kind.as_str())?;
+    let Some(account) = wallet.deposit_account_id else {
+        return Err(ApiError::unprocessable(
+            "no_linked_account",
+            "the wallet has no linked deposit account; the bank's operator links one",
+        ));
+    };
+    let float = state.float.clone();
+    let hash = request_hash(&[kind.as_str(), &amount.to_string()]);
+    let request = match kind {
+        OpKind::Fund => OpRequest {
+            kind,
+            wallet_id: float.id,
+            amount,
+            to_address: Some(wallet.address.clone()),
+            payee_wallet_id: Some(wallet.id),
+            deposit_account_id: Some(account),
+            idempotency_key: Some(key),
+            request_hash: Some(hash),
+            parent_id: None,
+        },
+        _ => OpRequest {
+            kind,
+            wallet_id: wallet.id,
+            amount,
+            to_address: Some(float.address.clone()),
+            payee_wallet_id: Some(float.id),
+            deposit_account_id: Some(account),
+            idempotency_key: Some(key),
+            request_hash: Some(hash),
+            parent_id: None,
+        },
+    };
+    answer(state.submit_op(request).await?, None)
+}
+
+/// Moves money from the wallet's linked deposit account into the wallet.
+#[utoipa::path(tag = "wallets", params(("id" = i64, Path), ("Idempotency-Key" = String, Header)), request_body = AmountRequest,
+    responses((status = 200, body = PaymentView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody, description = "`balance_limit`, `insufficient_deposit`, `insufficient_float`, `no_linked_account`, `wallet_frozen`")),
+    security(("bearer" = [])))]
+#[post("/v1/wallets/{id}/fund")]
+async fn fund(
+    state: State,
+    _staff: Staff<Internal>,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Json<AmountRequest>,
+) -> Result<HttpResponse, ApiError> {
+    fund_or_defund(state, req, id.into_inner(), body.amount, OpKind::Fund).await
+}
+
+/// Moves money from the wallet back to its linked deposit account.
+#[utoipa::path(tag = "wallets", params(("id" = i64, Path), ("Idempotency-Key" = String, Header)), request_body = AmountRequest,
+    responses((status = 200, body = PaymentView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody, description = "`insufficient_funds`, `no_linked_account`, `wallet_frozen`")),
+    security(("bearer" = [])))]
+#[post("/v1/wallets/{id}/defund")]
+async fn defund(
+    state: State,
+    _staff: Staff<Internal>,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Json<AmountRequest>,
+) -> Result<HttpResponse, ApiError> {
+    fund_or_defund(state, req, id.into_inner(), body.amount, OpKind::Defund).await
+}
+
+/// One payment (or fund, defund, sweep) of the wallet.
+#[utoipa::path(tag = "wallets", params(("id" = i64, Path), ("payment_id" = i64, Path)),
+    responses((status = 200, body = PaymentView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[get("/v1/wallets/{id}/payments/{payment_id}")]
+async fn get_payment(
+    state: State,
+    _staff: Staff<Internal>,
+    path: web::Path<(i64, i64)>,
+) -> Result<web::Json<PaymentView>, ApiError> {
+    let (wallet_id, payment_id) = path.into_inner();
+    let wallet = customer_wallet(&state, wallet_id).await?;
+    let op: Option<OpRow> = db(&state, move |s| s.read(|c| ops::op(c, payment_id))).await?;
+    let op = op
+        .filter(|o| o.wallet_id == wallet.id || o.payee_wallet_id == Some(wallet.id))
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_payment",
+                format!("no payment {payment_id} of this wallet"),
+            )
+        })?;
+    let outcome = state.outcome(op.id, None).await?;
+    let same = if outcome.op.kind == OpKind::Pay.as_str() {
+        Some(outcome.op.payee_wallet_id.is_some())
+    } else {
+        None
+    };
+    Ok(web::Json(payment_view(&outcome, same)))
+}
+
+// ---- operator API ----
+
+fn customer_view(c: crate::store::rows::CustomerRow) -> CustomerView {
+    CustomerView {
+        customer_id: c.id,
+        phone: c.phone,
+        national_id: c.national_id,
+        tier: c.tier,
+        created_ms: c.created_ms,
+    }
+}
+
+/// Customers, by id.
+#[utoipa::path(tag = "operator", params(PageQuery),
+    responses((status = 200, body = CustomersPage)), security(("bearer" = [])))]
+#[get("/v1/operator/customers")]
+async fn list_customers(
+    state: State,
+    _staff: Staff<Operator>,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<CustomersPage>, ApiError> {
+    let limit = page_limit(query.limit)?;
+    let after = query.after.unwrap_or(0);
+    let rows = db(&state, move |s| {
+        s.read(|c| bank::customers_page(c, after, limit))
+    })
+    .await?;
+    let next = if i64::try_from(rows.len()).unwrap_or(0) == limit {
+        rows.last().map(|c| c.id)
+    } else {
+        None
+    };
+    Ok(web::Json(CustomersPage {
+        customers: rows.into_iter().map(customer_view).collect(),
+        next,
+    }))
+}
+
+async fn customer_detail(state: &State, id: i64) -> Result<CustomerDetail, ApiError> {
+    let tiers = state.config.tiers.clone();
+    db(state, move |s| {
+        s.read(|c| {
+            let Some(customer) = ops::customer(c, id)? else {
+                return Ok(None);
+            };
+            let wallets = bank::customer_wallets(c, id)?
+                .iter()
+                .map(|w| wallet_view(c, w, &tiers))
+                .collect::<Result<Vec<_>, _>>()?;
+            let accounts = bank::customer_accounts(c, id)?
+                .into_iter()
+                .map(|a| AccountView {
+                    account_id: a.id,
+                    customer_id: a.customer_id,
+                    balance: u64::try_from(a.balance).unwrap_or(0),
+                })
+                .collect();
+            Ok(Some(CustomerDetail {
+                customer: customer_view(customer),
+                wallets,
+                accounts,
+            }))
+        })
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("unknown_customer", format!("no customer {id}")))
+}
+
+/// A customer with their wallets and deposit accounts.
+#[utoipa::path(tag = "operator", params(("id" = i64, Path)),
+    responses((status = 200, body = CustomerDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[get("/v1/operator/customers/{id}")]
+async fn get_customer(
+    state: State,
+    _staff: Staff<Operator>,
+    id: web::Path<i64>,
+) -> Result<web::Json<CustomerDetail>, ApiError> {
+    Ok(web::Json(customer_detail(&state, id.into_inner()).await?))
+}
+
+/// Sets a customer's KYC tier (an upgrade above the lowest needs the national id).
+#[utoipa::path(tag = "operator", params(("id" = i64, Path)), request_body = TierRequest,
+    responses((status = 200, body = CustomerDetail), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[post("/v1/operator/customers/{id}/tier")]
+async fn set_tier(
+    state: State,
+    staff: Staff<Operator>,
+    id: web::Path<i64>,
+    body: web::Json<TierRequest>,
+) -> Result<web::Json<CustomerDetail>, ApiError> {
+    let id = id.into_inner();
+    let body = body.into_inner();
+    if state.config.tiers.get(&body.tier).is_none() {
+        return Err(ApiError::bad_request(
+            "unknown_tier",
+            format!("tiers are {}", state.config.tiers.order.join(", ")),
+        ));
+    }
+    if body.tier != state.config.tiers.lowest()
+        && body
+            .national_id
+            .as_deref()
+            .is_none_or(|n| n.trim().is_empty() || n.len() > 64)
+    {
+        return Err(ApiError::bad_request(
+            "national_id_required",
+            "a tier above the lowest needs the customer's national id (1 to 64 characters)",
+        ));
+    }
+    let tier = body.tier.clone();
+    let found = db(&state, move |s| {
+        s.write(|c| bank::set_tier(c, id, &body.tier, body.national_id.as_deref()))
+    })
+    .await?;
+    if !found {
+        return Err(ApiError::not_found(
+            "unknown_customer",
+            format!("no customer {id}"),
+        ));
+    }
+    tracing::info!(target: "cbdc::governance", customer = id, tier = %tier, by = %staff.who, "KYC tier set");
+    Ok(web::Json(customer_detail(&state, id).await?))
+}
+
+/// Opens a deposit account for the customer.
+#[utoipa::path(tag = "operator", params(("id" = i64, Path)),
+    responses((status = 201, body = AccountView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[post("/v1/operator/customers/{id}/accounts")]
+async fn open_account(
+    state: State,
+    _staff: Staff<Operator>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let account = db(&state, move |s| {
+        s.write(|c| match ops::customer(c, id)? {
+            Some(_) => Ok(Some(bank::open_account(c, id)?)),
+            None => Ok(None),
+        })
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("unknown_customer", format!("no customer {id}")))?;
+    Ok(HttpResponse::Created().json(AccountView {
+        account_id: account.id,
+        customer_id: account.customer_id,
+        balance: 0,
+    }))
+}
+
+/// Books a cash deposit into an account (idempotent by `reference`).
+#[utoipa::path(tag = "operator", params(("id" = i64, Path)), request_body = CashRequest,
+    responses((status = 200, body = AccountView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[post("/v1/operator/accounts/{id}/deposits")]
+async fn cash_deposit(
+    state: State,
+    _staff: Staff<Operator>,
+    id: web::Path<i64>,
+    body: web::Json<CashRequest>,
+) -> Result<web::Json<AccountView>, ApiError> {
+    let id = id.into_inner();
+    let body = body.into_inner();
+    if body.amount == 0 || body.amount > i64::MAX as u64 {
+        return Err(ApiError::bad_request(
+            "bad_amount",
+            "the amount is 1 to 2^63 - 1",
+        ));
+    }
+    if body.reference.is_empty() || body.reference.len() > 200 {
+        return Err(ApiError::bad_request(
+            "bad_reference",
+            "a reference is 1 to 200 characters",
+        ));
+    }
+    let account = db(&state, move |s| {
+        s.write(|c| {
+            if bank::account(c, id)?.is_none() {
+                return Ok(None);
+            }
+            let reference = format!("cash:{}", body.reference);
+            let booked = crate::store::schema::deposit_entries::table
+                .filter(crate::store::schema::deposit_entries::reference.eq(&reference))
+                .count()
+                .get_result::<i64>(c)?;
+            if booked == 0 {
+                ops::deposit_add(
+                    c,
+                    id,
+                    i64::try_from(body.amount).unwrap_or(i64::MAX),
+                    &reference,
+                    crate::store::now_ms(),
+                )?;
+            }
+            bank::account(c, id)
+        })
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("unknown_account", format!("no account {id}")))?;
+    Ok(web::Json(AccountView {
+        account_id: account.id,
+        customer_id: account.customer_id,
+        balance: u64::try_from(account.balance).unwrap_or(0),
+    }))
+}
+
+use diesel::prelude::*;
+
+/// A deposit account and its entries.
+#[utoipa::path(tag = "operator", params(("id" = i64, Path), PageQuery),
+    responses((status = 200, body = AccountDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[get("/v1/operator/accounts/{id}")]
+async fn get_account(
+    state: State,
+    _staff: Staff<Operator>,
+    id: web::Path<i64>,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<AccountDetail>, ApiError> {
+    let id = id.into_inner();
+    let limit = page_limit(query.limit)?;
+    let after = query.after.unwrap_or(0);
+    let (account, entries) = db(&state, move |s| {
+        s.read(|c| {
+            Ok((
+                bank::account(c, id)?,
+                bank::account_entries(c, id, after, limit)?,
+            ))
+        })
+    })
+    .await?;
+    let account = account
+        .ok_or_else(|| ApiError::not_found("unknown_account", format!("no account {id}")))?;
+    Ok(web::Json(AccountDetail {
+        account_id: account.id,
+        customer_id: account.customer_id,
+        balance: u64::try_from(account.balance).unwrap_or(0),
+        entries: entries
+            .into_iter()
+            .map(|e| DepositEntryView {
+                id: e.id,
+                amount: e.amount,
+                balance_after: e.balance_after,
+                reference: e.reference,
+                created_ms: e.created_ms,
+            })
+            .collect(),
+    }))
+}
+
+/// Links a wallet to one of its customer's deposit accounts (or unlinks it).
+#[utoipa::path(tag = "operator", params(("id" = i64, Path)), request_body = LinkRequest,
+    responses((status = 200, body = WalletView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+#[post("/v1/operator/wallets/{id}/link")]
+async fn link_account(
+    state: State,
+    _staff: Staff<Operator>,
+    id: web::Path<i64>,
+    body: web::Json<LinkRequest>,
+) -> Result<web::Json<WalletView>, ApiError> {
+    let wallet = customer_wallet(&state, id.into_inner()).await?;
+    let account_id = body.account_id;
+    if let Some(account_id) = account_id {
+        let account = db(&state, move |s| s.read(|c| bank::account(c, account_id))).await?;
+        match account {
+            Some(a) if Some(a.customer_id) == wallet.customer_id => {}
+            Some(_) => {
+                return Err(ApiError::unprocessable(
+                    "not_customers_account",
+                    "the account belongs to another customer",
+                ))
+            }
+            None => {
+                return Err(ApiError::not_found(
+                    "unknown_account",
+                    format!("no account {account_id}"),
+                ))
+            }
+        }
+    }
+    let wallet_id = wallet.id;
+    let tiers = state.config.tiers.clone();
+    Ok(web::Json(
+        db(&state, move |s| {
+            s.write(|c| {
+                bank::link_account(c, wallet_id, account_id)?;
+                let wallet = ops::wallet(c, wallet_id)?
+                    .ok_or_else(|| crate::store::StoreError::Corrupt("wallet vanished".into()))?;
+                wallet_view(c, &wallet, &tiers)
+            })
+        })
+        .await?,
+    ))
+}
+
+async fn set_frozen(
+    state: State,
+    who: &str,
+    id: i64,
+    frozen: bool,
+) -> Result<web::Json<WalletView>, ApiError> {
+    let wallet = customer_wallet(&state, id).await?;
+    let tiers = state.config.tiers.clone();
+    let view = db(&state, move |s| {
+        s.write(|c| {
+            bank::set_frozen(c, wallet.id, frozen)?;
+            let wallet = ops::wallet(c, wallet.id)?
+                .ok_or_else(|| crate::store::StoreError::Corrupt("wallet vanished".into()))?;
+            wallet_view(c, &wallet, &tiers)
+        })
+    })
+    .await?;
+    tracing::info!(target: "cbdc::governance", wallet = id, frozen, by = who, "wallet frozen state set");
+    Ok(web::Json(view))
+}
+
+/// Freezes a wallet: it cannot pay, fund or defund; payments into it from
+/// this bank are refused, from other banks held.
+#[utoipa::path(tag = "operator", params(("id" = i64, Path)),
+    responses((status = 200, body = WalletView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[post("/v1/operator/wallets/{id}/freeze")]
+async fn freeze(
+    state: State,
+    staff: Staff<Operator>,
+    id: web::Path<i64>,
+) -> Result<web::Json<WalletView>, ApiError> {
+    set_frozen(state, &staff.who, id.into_inner(), true).await
+}
+
+/// Unfreezes a wallet (its held notes stay held until released).
+#[utoipa::path(tag = "operator", params(("id" = i64, Path)),
+    responses((status = 200, body = WalletView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[post("/v1/operator/wallets/{id}/unfreeze")]
+async fn unfreeze(
+    state: State,
+    staff: Staff<Operator>,
+    id: web::Path<i64>,
+) -> Result<web::Json<WalletView>, ApiError> {
+    set_frozen(state, &staff.who, id.into_inner(), false).await
+}
+
+/// A wallet's statement: every entry, oldest first, with running balances.
+#[utoipa::path(tag = "operator", params(("id" = i64, Path), PageQuery),
+    responses((status = 200, body = EntriesPage), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[get("/v1/operator/wallets/{id}/statement")]
+async fn statement(
+    state: State,
+    _staff: Staff<Operator>,
+    id: web::Path<i64>,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<EntriesPage>, ApiError> {
+    let id = id.into_inner();
+    let wallet = db(&state, move |s| s.read(|c| ops::wallet(c, id)))
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_wallet", format!("no wallet {id}")))?;
+    let limit = page_limit(query.limit)?;
+    let after = query.after.unwrap_or(0);
+    let rows = db(&state, move |s| {
+        s.read(|c| bank::wallet_statement(c, wallet.id, after, limit))
+    })
+    .await?;
+    let next = if i64::try_from(rows.len()).unwrap_or(0) == limit {
+        rows.last().map(|e| e.id)
+    } else {
+        None
+    };
+    Ok(web::Json(EntriesPage {
+        entries: rows.into_iter().map(entry_view).collect(),
+        next,
+    }))
+}
+
+/// The float against its thresholds.
+#[utoipa::path(tag = "operator", responses((status = 200, body = FloatView)), security(("bearer" = [])))]
+#[get("/v1/operator/float")]
+async fn float_position(
+    state: State,
+    _staff: Staff<Operator>,
+) -> Result<web::Json<FloatView>, ApiError> {
+    let (float, proposal) = db(&state, |s| {
+        s.read(|c| Ok((ops::float_wallet(c)?, state_get(c, "issuance_proposal")?)))
+    })
+    .await?;
+    let policy = state.config.float;
+    Ok(web::Json(FloatView {
+        balance: u64::try_from(float.balance).unwrap_or(0),
+        low: policy.low,
+        high: policy.high,
+        target: policy.target,
+        address: float.address,
+        open_proposal: proposal.filter(|p| !p.is_empty()),
+    }))
+}
+
+/// Incoming notes that were not credited: the memo did not open, or opened
+/// to a wrong amount.
+#[utoipa::path(tag = "operator", responses((status = 200, body = Vec<FlaggedView>)), security(("bearer" = [])))]
+#[get("/v1/operator/flagged")]
+async fn flagged(
+    state: State,
+    _staff: Staff<Operator>,
+) -> Result<web::Json<Vec<FlaggedView>>, ApiError> {
+    let rows = db(&state, |s| s.read(|c| bank::flagged(c, 500))).await?;
+    Ok(web::Json(
+        rows.into_iter()
+            .map(|f| FlaggedView {
+                note_id: hex::encode(f.note_id),
+                wallet_id: f.wallet_id,
+                tx_id: hex::encode(f.tx_id),
+                reason: f.reason,
+                flagged_ms: f.flagged_ms,
+            })
+            .collect(),
+    ))
+}
+
+/// Incoming payments held for an operator (a frozen wallet, a holding
+/// limit with no linked account).
+#[utoipa::path(tag = "operator", responses((status = 200, body = Vec<HeldView>)), security(("bearer" = [])))]
+#[get("/v1/operator/held")]
+async fn held(state: State, _staff: Staff<Operator>) -> Result<web::Json<Vec<HeldView>>, ApiError> {
+    let rows = db(&state, |s| s.read(|c| bank::held(c, 500))).await?;
+    Ok(web::Json(
+        rows.into_iter()
+            .map(|n| HeldView {
+                note_id: hex::encode(n.id),
+                wallet_id: n.wallet_id,
+                value: u64::try_from(n.value).unwrap_or(0),
+                reason: n.reason,
+                tx_id: hex::encode(n.created_tx),
+                credited_ms: n.credited_ms,
+            })
+            .collect(),
+    ))
+}
+
+/// Releases a held note to its wallet (refused while it would still break
+/// the rule that held it).
+#[utoipa::path(tag = "operator", params(("note_id" = String, Path)),
+    responses((status = 200, body = WalletView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+#[post("/v1/operator/held/{note_id}/release")]
+async fn release_held(
+    state: State,
+    staff: Staff<Operator>,
+    note_id: web::Path<String>,
+) -> Result<web::Json<WalletView>, ApiError> {
+    let text = note_id.into_inner();
+    let id = hex::decode(&text)
+        .ok()
+        .filter(|b| b.len() == 32 && text.bytes().all(|c| !c.is_ascii_uppercase()))
+        .ok_or_else(|| {
+            ApiError::bad_request("bad_note_id", "a note id is 64 lowercase hex characters")
+        })?;
+    let tiers = state.config.tiers.clone();
+    let i = id.clone();
+    let result = db(&state, move |s| {
+        s.write(|c| ops::release_held(c, &i, &tiers))
+    })
+    .await?;
+    let sweep = match result {
+        Ok(sweep) => sweep,
+        Err(refusal) if refusal.code == "unknown_note" => {
+            return Err(ApiError::not_found("unknown_note", refusal.message))
+        }
+        Err(refusal) => return Err(ApiError::unprocessable(&refusal.code, refusal.message)),
+    };
+    tracing::info!(target: "cbdc::governance", note = %text, by = %staff.who, "held note released");
+    if let Some(sweep) = sweep {
+        let op = db(&state, move |s| s.read(|c| ops::op(c, sweep))).await?;
+        if let Some(op) = op {
+            state.drive(op).await?;
+        }
+    }
+    let note = db(&state, move |s| {
+        s.read(|c| {
+            Ok(crate::store::schema::notes::table
+                .find(&id)
+                .select(crate::store::schema::notes::wallet_id)
+                .first::<i64>(c)
+                .optional()?)
+        })
+    })
+    .await?
+    .ok_or_else(|| ApiError::internal("a released note vanished"))?;
+    let wallet = customer_wallet(&state, note).await?;
+    let tiers = state.config.tiers.clone();
+    Ok(web::Json(
+        db(&state, move |s| s.read(|c| wallet_view(c, &wallet, &tiers))).await?,
+    ))
+}
+
+/// The ledger's history as the gateway checked it, and the active alarm.
+#[utoipa::path(tag = "operator", responses((status = 200, body = ChainView)), security(("bearer" = [])))]
+#[get("/v1/operator/chain")]
+async fn chain_state(
+    state: State,
+    _staff: Staff<Operator>,
+) -> Result<web::Json<ChainView>, ApiError> {
+    let (tip, alarm) = db(&state, |s| {
+        s.read(|c| Ok((bank::tip(c)?, bank::active_alarm(c)?)))
+    })
+    .await?;
+    Ok(web::Json(ChainView {
+        tip_height: tip.map(|t| t.height),
+        alarm: alarm.map(|a| AlarmView {
+            kind: a.kind,
+            height: a.height,
+            detail: a.detail,
+            raised_ms: a.raised_ms,
+        }),
+    }))
+}
+
+/// Acknowledges the alarm: the history is checked afresh from the ledger's
+/// latest block, and payments held by the alarm are resumed.
+#[utoipa::path(tag = "operator", responses((status = 200, body = Acknowledged)), security(("bearer" = [])))]
+#[post("/v1/operator/chain/acknowledge")]
+async fn acknowledge(
+    state: State,
+    staff: Staff<Operator>,
+) -> Result<web::Json<Acknowledged>, ApiError> {
+    let count = state.chain.acknowledge(&staff.who).await?;
+    Ok(web::Json(Acknowledged {
+        acknowledged: count,
+    }))
+}
+
+/// The reconciliation report: wallets plus float against the notes the
+/// bank holds (by the openings it keeps) and the ledger's view of them.
+#[utoipa::path(tag = "operator", responses((status = 200, body = report::Reconciliation)), security(("bearer" = [])))]
+#[get("/v1/operator/reconciliation")]
+async fn reconciliation(
+    state: State,
+    _staff: Staff<Operator>,
+) -> Result<web::Json<report::Reconciliation>, ApiError> {
+    Ok(web::Json(report::reconcile(&state).await?))
+}
+
+/// The bank's position proof: total holdings `V`, the sum `R` of their
+/// blindings and the notes, for anyone to check `Σ C = V·B + R·B̃` on the
+/// ledger.
+#[utoipa::path(tag = "operator", responses((status = 200, body = report::Position)), security(("bearer" = [])))]
+#[get("/v1/operator/position")]
+async fn position(
+    state: State,
+    _staff: Staff<Operator>,
+) -> Result<web::Json<report::Position>, ApiError> {
+    Ok(web::Json(report::position(&state).await?))
+}

@@ -1,0 +1,861 @@
+//! The gateway's work: opening wallets, driving operations through their
+//! states, following the ledger's feed, keeping the float between its
+//! thresholds.
+//!
+//! Every step reads and writes the database (on the blocking pool); proving
+//! runs on a pool of one thread per core; calls to the ledger are async,
+//! signed, bounded by the client's timeout, and retried with back-off only
+//! where that is safe (submitting a transaction again is: the ledger answers
+//! a committed id with its first receipt).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use curve25519_dalek::scalar::Scalar;
+use ledger_client::LedgerClient;
+use ledger_core::{
+    build_redeem, build_transfer, Address, Amount, BuildError, Commitment, NoteId, Opening,
+    OwnedNote, Payment, Receipt, Transaction, TxId, WalletKeys,
+};
+use tokio::sync::oneshot;
+
+use crate::chain::{is_definitive_refusal, Chain, ChainError};
+use crate::config::GatewayConfig;
+use crate::custody;
+use crate::metrics::Metrics;
+use crate::store::ops::{self, OpKind, OpRequest, Refusal, Reserved, StoredOutput};
+use crate::store::rows::{op_state, NoteRow, OpRow, WalletRow};
+use crate::store::{bank, now_ms, state_get, state_set, Store, StoreError};
+
+/// Failures of the gateway's own machinery (never a customer's mistake).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the ledger cannot be reached: {0}")]
+    Ledger(String),
+    #[error("{0}")]
+    Custody(#[from] custody::CustodyError),
+}
+
+pub struct Gateway {
+    pub config: GatewayConfig,
+    pub store: Store,
+    pub ledger: LedgerClient,
+    pub chain: Chain,
+    pub metrics: Arc<Metrics>,
+    pub float: WalletRow,
+    provers: rayon::ThreadPool,
+    follow_ups: tokio::sync::mpsc::UnboundedSender<i64>,
+}
+
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("a blocking task failed: {e}")))?
+}
+
+/// What the API answers about an operation.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub op: OpRow,
+    /// Set when the operation was refused before the ledger.
+    pub refusal: Option<Refusal>,
+    /// An idempotency key reused with another body.
+    pub key_reused: bool,
+    /// Why it is not final yet (ledger unreachable, chain alarm).
+    pub pending_reason: Option<String>,
+    /// Reverse waterfall: what was funded from the deposit first.
+    pub topped_up: Option<u64>,
+}
+
+impl Gateway {
+    /// Opens the store's view of the bank (its float row), the ledger client
+    /// and the chain check. The ledger's key is the configured one or, if
+    /// none is, the one pinned in the database, or the one the ledger
+    /// presents (then pinned).
+    pub async fn open(
+        config: GatewayConfig,
+        store: Store,
+    ) -> Result<(Gateway, tokio::sync::mpsc::UnboundedReceiver<i64>), EngineError> {
+        let ledger = LedgerClient::with_timeout(
+            &config.ledger_url,
+            config.signing_key().clone(),
+            config.ledger_timeout,
+        );
+        let address = config.bank.address();
+        let spend = address.spend.to_bytes().to_vec();
+        let view = address.view.to_bytes().to_vec();
+        let text = address.to_string();
+        let s = store.clone();
+        let float =
+            blocking(move || s.write(|c| bank::ensure_float(c, &text, &spend, &view))).await?;
+        let s = store.clone();
+        let pinned = blocking(move || s.read(|c| state_get(c, "ledger_key"))).await?;
+        let key = match (config.ledger_key, pinned) {
+            (Some(configured), Some(pinned)) if hex::encode(configured.as_bytes()) != pinned => {
+                return Err(EngineError::Store(StoreError::Corrupt(format!(
+                    "the configured ledger key {} is not the one this database pinned ({pinned})",
+                    hex::encode(configured.as_bytes())
+                ))))
+            }
+            (Some(configured), _) => configured,
+            (None, Some(pinned)) => parse_key(&pinned)?,
+            (None, None) => ledger
+                .ledger_key()
+                .await
+                .map_err(|e| EngineError::Ledger(e.to_string()))?,
+        };
+        let hex_key = hex::encode(key.as_bytes());
+        let s = store.clone();
+        let in_force =
+            blocking(move || s.write(|c| crate::store::state_init(c, "ledger_key", &hex_key)))
+                .await?;
+        if in_force != hex::encode(key.as_bytes()) {
+            return Err(EngineError::Store(StoreError::Corrupt(
+                "the database pinned another ledger key".into(),
+            )));
+        }
+        let metrics = Arc::new(Metrics::new());
+        let chain = Chain::new(store.clone(), ledger.clone(), key, metrics.clone());
+        let provers = rayon::ThreadPoolBuilder::new()
+            .num_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .thread_name(|i| format!("prover-{i}"))
+            .build()
+            .map_err(|e| EngineError::Ledger(format!("cannot start the proving pool: {e}")))?;
+        metrics.float_minor_units.set(float.balance);
+        let (follow_ups, receiver) = tokio::sync::mpsc::unbounded_channel();
+        Ok((
+            Gateway {
+                config,
+                store,
+                ledger,
+                chain,
+                metrics,
+                float,
+                provers,
+                follow_ups,
+            },
+            receiver,
+        ))
+    }
+
+    /// Opens a wallet (and onboards the customer if the phone is new).
+    pub async fn open_wallet(
+        &self,
+        phone: String,
+    ) -> Result<(crate::store::rows::CustomerRow, WalletRow), EngineError> {
+        let keys = WalletKeys::generate(&mut rand::rngs::OsRng);
+        let address = keys.address();
+        let text = address.to_string();
+        let (sealed, kek_id) = custody::seal(&self.config.keks, &text, &keys);
+        let new = bank::NewWallet {
+            address: text,
+            spend_key: address.spend.to_bytes().to_vec(),
+            view_key: address.view.to_bytes().to_vec(),
+            sealed_keys: sealed,
+            kek_id,
+        };
+        let tier = self.config.tiers.lowest().to_string();
+        let store = self.store.clone();
+        Ok(blocking(move || store.write(|c| bank::open_wallet(c, &phone, &tier, &new))).await?)
+    }
+
+    fn wallet_keys(&self, wallet: &WalletRow) -> Result<WalletKeys, EngineError> {
+        if wallet.is_float() {
+            return Ok(self.config.bank.clone());
+        }
+        let (Some(sealed), Some(kek_id)) = (&wallet.sealed_keys, &wallet.kek_id) else {
+            return Err(StoreError::Corrupt(format!("wallet {} has no keys", wallet.id)).into());
+        };
+        Ok(custody::open(
+            &self.config.keks,
+            kek_id,
+            &wallet.address,
+            sealed,
+        )?)
+    }
+
+    /// Reserves and drives an operation to its end (or as far as it can go now).
+    pub async fn submit_op(&self, request: OpRequest) -> Result<Outcome, EngineError> {
+        let tiers = self.config.tiers.clone();
+        let store = self.store.clone();
+        let kind = request.kind;
+        let reserved = blocking(move || store.write(|c| ops::reserve(c, &request, &tiers))).await?;
+        match reserved {
+            Reserved::New(op) => self.drive(op).await,
+            Reserved::Existing(op) => {
+                let refusal = refusal_of(&op);
+                if op_state::OPEN.contains(&op.state.as_str()) {
+                    return self.drive(op).await;
+                }
+                Ok(Outcome {
+                    op,
+                    refusal,
+                    key_reused: false,
+                    pending_reason: None,
+                    topped_up: None,
+                })
+            }
+            Reserved::KeyReused(op) => Ok(Outcome {
+                op,
+                refusal: None,
+                key_reused: true,
+                pending_reason: None,
+                topped_up: None,
+            }),
+            Reserved::Refused(refusal, recorded) => {
+                self.metrics
+                    .payments
+                    .with_label_values(&[kind.as_str(), "refused"])
+                    .inc();
+                if let Some(limit) = &refusal.limit {
+                    self.metrics
+                        .limit_refusals
+                        .with_label_values(&[limit])
+                        .inc();
+                }
+                let op = recorded.unwrap_or_else(|| placeholder(kind));
+                Ok(Outcome {
+                    op,
+                    refusal: Some(refusal),
+                    key_reused: false,
+                    pending_reason: None,
+                    topped_up: None,
+                })
+            }
+        }
+    }
+
+    /// Takes an operation from its current state as far as it goes: built
+    /// (if reserved), submitted, its receipt checked, finalised; or failed
+    /// and undone when the ledger refuses it. Safe to run twice at once
+    /// (another replica, the resumer): every step checks the state it leaves.
+    pub async fn drive(&self, op: OpRow) -> Result<Outcome, EngineError> {
+        let mut op = op;
+        let kind = OpKind::parse(&op.kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("operation kind {}", op.kind)))?;
+        if op.state == op_state::RESERVED {
+            match self.build(&op, kind).await? {
+                Ok(()) => {}
+                Err(error) => {
+                    let id = op.id;
+                    let store = self.store.clone();
+                    let message = error.to_string();
+                    blocking(move || store.write(|c| ops::fail(c, id, "cannot_build", &message)))
+                        .await?;
+                    self.metrics
+                        .payments
+                        .with_label_values(&[kind.as_str(), "failed"])
+                        .inc();
+                    return self.outcome(op.id, None).await;
+                }
+            }
+            op = self.reload(op.id).await?;
+        }
+        if op.state != op_state::BUILT {
+            return self.outcome(op.id, None).await;
+        }
+        let Some(bytes) = op.tx.clone() else {
+            return Err(StoreError::Corrupt(format!(
+                "operation {} built without a transaction",
+                op.id
+            ))
+            .into());
+        };
+        let tx = Transaction::decode(&bytes).map_err(|e| {
+            StoreError::Corrupt(format!("operation {}: stored transaction: {e}", op.id))
+        })?;
+        let started = Instant::now();
+        let receipt = match self.submit(&tx).await {
+            Ok(receipt) => receipt,
+            Err(Submit::Refused { code, message }) => {
+                let id = op.id;
+                let store = self.store.clone();
+                let text = format!("the ledger refused the transaction: {code}: {message}");
+                blocking(move || store.write(|c| ops::fail(c, id, &code, &text))).await?;
+                self.metrics
+                    .payments
+                    .with_label_values(&[kind.as_str(), "failed"])
+                    .inc();
+                return self.outcome(op.id, None).await;
+            }
+            Err(Submit::Unavailable(why)) => {
+                let id = op.id;
+                let store = self.store.clone();
+                let text = why.clone();
+                blocking(move || store.write(|c| ops::count_attempt(c, id, &text))).await?;
+                self.metrics
+                    .payments
+                    .with_label_values(&[kind.as_str(), "pending"])
+                    .inc();
+                return self.outcome(op.id, Some(why)).await;
+            }
+        };
+        if let Err(e) = self.chain.confirm(&receipt).await {
+            let why = e.to_string();
+            let id = op.id;
+            let store = self.store.clone();
+            let text = why.clone();
+            blocking(move || store.write(|c| ops::count_attempt(c, id, &text))).await?;
+            self.metrics
+                .payments
+                .with_label_values(&[kind.as_str(), "pending"])
+                .inc();
+            return self.outcome(op.id, Some(why)).await;
+        }
+        self.metrics
+            .submit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        let receipt_json = serde_json::to_string(&receipt).expect("receipts serialise");
+        let tiers = self.config.tiers.clone();
+        let store = self.store.clone();
+        let id = op.id;
+        let follow =
+            blocking(move || store.write(|c| ops::finalize(c, id, &receipt_json, &tiers))).await?;
+        if let Some(follow) = follow {
+            self.metrics
+                .payments
+                .with_label_values(&[kind.as_str(), "final"])
+                .inc();
+            self.drive_later(follow.ops);
+        }
+        self.refresh_float().await;
+        self.outcome(op.id, None).await
+    }
+
+    /// Hands operations a credit started (sweeps) to the task that drives
+    /// them ([`Gateway::open`]'s receiver). If this process dies first, the
+    /// resumer picks them up after its idle time.
+    fn drive_later(&self, ids: Vec<i64>) {
+        for id in ids {
+            let _ = self.follow_ups.send(id);
+        }
+    }
+
+    async fn reload(&self, id: i64) -> Result<OpRow, EngineError> {
+        let store = self.store.clone();
+        blocking(move || store.read(|c| ops::op(c, id)))
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("operation {id} vanished")).into())
+    }
+
+    pub async fn outcome(&self, id: i64, pending: Option<String>) -> Result<Outcome, EngineError> {
+        let op = self.reload(id).await?;
+        let refusal = refusal_of(&op);
+        let pending_reason = if op_state::OPEN.contains(&op.state.as_str()) {
+            pending.or_else(|| op.error_message.clone())
+        } else {
+            None
+        };
+        Ok(Outcome {
+            op,
+            refusal,
+            key_reused: false,
+            pending_reason,
+            topped_up: None,
+        })
+    }
+
+    /// Builds (and proves) the operation's transaction on the proving pool
+    /// and stores it; `Ok(Err)` when the core refuses to build it.
+    async fn build(&self, op: &OpRow, kind: OpKind) -> Result<Result<(), BuildError>, EngineError> {
+        let id = op.id;
+        let payer_id = op.wallet_id;
+        let store = self.store.clone();
+        let (payer, notes) = blocking(move || {
+            store.read(|c| {
+                let payer = ops::wallet(c, payer_id)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("no wallet {payer_id}")))?;
+                Ok((payer, ops::reserved_notes(c, id)?))
+            })
+        })
+        .await?;
+        let keys = self.wallet_keys(&payer)?;
+        let owned = owned_notes(&keys, &notes)?;
+        let change_to: Address = payer
+            .address
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("wallet {} address", payer.id)))?;
+        let to: Option<Address> = match &op.to_address {
+            Some(text) => Some(
+                text.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("operation {id} address")))?,
+            ),
+            None => None,
+        };
+        let amount = Amount::new(ops_amount(op)?);
+        let (send, receive) = oneshot::channel();
+        let started = Instant::now();
+        self.provers.spawn(move || {
+            let mut rng = rand::rngs::OsRng;
+            let mut result = Err(BuildError::NoPayments);
+            // A blinding sum of zero is possible only by chance: build again.
+            for _ in 0..3 {
+                result = match (kind, &to) {
+                    (OpKind::Redeem, _) => {
+                        build_redeem(&[keys.spend.clone()], &owned, amount, &change_to, &mut rng)
+                    }
+                    (_, Some(to)) => build_transfer(
+                        &[keys.spend.clone()],
+                        &owned,
+                        &[Payment { to: *to, amount }],
+                        &change_to,
+                        &mut rng,
+                    ),
+                    (_, None) => Err(BuildError::NoPayments),
+                };
+                if !matches!(result, Err(BuildError::DegenerateBlinding)) {
+                    break;
+                }
+            }
+            let _ = send.send(result);
+        });
+        let built = receive
+            .await
+            .map_err(|_| StoreError::Corrupt("the proving pool dropped a job".into()))?;
+        self.metrics
+            .proving_seconds
+            .observe(started.elapsed().as_secs_f64());
+        let built = match built {
+            Ok(built) => built,
+            Err(e) => return Ok(Err(e)),
+        };
+        let outputs: Vec<StoredOutput> = built
+            .outputs
+            .iter()
+            .map(|o| {
+                let wallet_id = if o.change {
+                    Some(payer.id)
+                } else {
+                    op.payee_wallet_id
+                };
+                StoredOutput {
+                    note: hex::encode(o.note.as_bytes()),
+                    wallet_id,
+                    value: o.opening.value().minor_units(),
+                    blinding: hex::encode(o.opening.blinding().as_bytes()),
+                    commitment: o
+                        .opening
+                        .commit()
+                        .map(|c| hex::encode(c.as_bytes()))
+                        .unwrap_or_default(),
+                    change: o.change,
+                }
+            })
+            .collect();
+        let tx_id = built.id.to_bytes().to_vec();
+        let bytes = built.tx.encode();
+        let store = self.store.clone();
+        blocking(move || store.write(|c| ops::record_built(c, id, &tx_id, &bytes, &outputs)))
+            .await?;
+        Ok(Ok(()))
+    }
+
+    /// Submits with back-off while the ledger cannot answer (at most a few
+    /// seconds here; the resumer keeps trying after that).
+    async fn submit(&self, tx: &Transaction) -> Result<Receipt, Submit> {
+        let mut wait = Duration::from_millis(50);
+        let mut attempt = 0;
+        loop {
+            match self.ledger.submit(tx).await {
+                Ok(receipt) => return Ok(receipt),
+                Err(e) if is_definitive_refusal(&e) => {
+                    return Err(Submit::Refused {
+                        code: e.code().unwrap_or("refused").to_string(),
+                        message: e.to_string(),
+                    })
+                }
+                Err(e) => {
+                    attempt += 1;
+                    if attempt >= 5 {
+                        return Err(Submit::Unavailable(e.to_string()));
+                    }
+                    self.metrics.ledger_retries.inc();
+                    tracing::warn!(tx = %tx.id(), error = %e, attempt, "ledger call failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    pub async fn refresh_float(&self) {
+        let store = self.store.clone();
+        if let Ok(float) = blocking(move || store.read(ops::float_wallet)).await {
+            self.metrics.float_minor_units.set(float.balance);
+        }
+    }
+
+    /// Resumes every operation idle for `idle` (a crashed replica's, one
+    /// whose ledger call failed, one held by an alarm).
+    pub async fn resume_once(&self, idle: Duration) -> Result<usize, EngineError> {
+        let store = self.store.clone();
+        let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+        let open = blocking(move || store.read(|c| ops::open_ops(c, idle_ms, 64))).await?;
+        let count = open.len();
+        for op in open {
+            let id = op.id;
+            if let Err(e) = self.drive(op).await {
+                tracing::warn!(op = id, error = %e, "cannot resume an operation");
+            }
+        }
+        Ok(count)
+    }
+
+    /// Reads the ledger's feed once from the durable cursor (if this
+    /// replica holds the follower's lease) and credits every new note paid
+    /// to one of the bank's addresses. Returns how many events it read.
+    pub async fn follow_once(&self) -> Result<usize, EngineError> {
+        let store = self.store.clone();
+        let holder = self.config.replica.clone();
+        let ttl = i64::try_from(self.config.follower_lease.as_millis()).unwrap_or(5_000);
+        let holds = blocking(move || {
+            store.write(|c| crate::store::lease_take(c, "follower", &holder, ttl))
+        })
+        .await?;
+        self.metrics.follower_holder.set(i64::from(holds));
+        if !holds {
+            return Ok(0);
+        }
+        let store = self.store.clone();
+        let cursor: u64 = blocking(move || store.read(|c| state_get(c, "follower_cursor")))
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let wait = u64::try_from(self.config.follower_wait.as_millis()).unwrap_or(1000);
+        let page = self
+            .ledger
+            .events_page(cursor, None, Some(500), wait)
+            .await
+            .map_err(|e| EngineError::Ledger(e.to_string()))?;
+        let mut transactions: std::collections::HashMap<
+            String,
+            ledger_client::wire::TransactionView,
+        > = Default::default();
+        let mut read = 0usize;
+        for event in &page.events {
+            if event.kind != ledger_client::wire::EventKindView::Created {
+                self.advance(event.seq).await?;
+                read += 1;
+                continue;
+            }
+            let owner = hex::decode(&event.owner).unwrap_or_default();
+            let note_id = hex::decode(&event.note_id).unwrap_or_default();
+            let tx_id = hex::decode(&event.tx_id).unwrap_or_default();
+            let store = self.store.clone();
+            let (n, t) = (note_id.clone(), tx_id.clone());
+            let (wallet, ours, known) = blocking(move || {
+                store.read(|c| {
+                    Ok((
+                        ops::wallet_by_spend_key(c, &owner)?,
+                        ops::op_by_tx(c, &t)?.is_some(),
+                        ops::note_known(c, &n)?,
+                    ))
+                })
+            })
+            .await?;
+            let Some(wallet) = wallet else {
+                self.advance(event.seq).await?;
+                read += 1;
+                continue;
+            };
+            // The bank's own operations credit their outputs when they
+            // finalise; a note already known was credited.
+            if ours || known {
+                self.advance(event.seq).await?;
+                read += 1;
+                continue;
+            }
+            if !transactions.contains_key(&event.tx_id) {
+                let id = parse_tx_id(&event.tx_id)?;
+                let view = self
+                    .ledger
+                    .transaction_view(&id)
+                    .await
+                    .map_err(|e| EngineError::Ledger(e.to_string()))?;
+                transactions.insert(event.tx_id.clone(), view);
+            }
+            let view = &transactions[&event.tx_id];
+            match self.chain.confirm(&view.receipt).await {
+                Ok(()) => {}
+                Err(ChainError::Unavailable(why)) => return Err(EngineError::Ledger(why)),
+                Err(e) => {
+                    // An alarm or a bad receipt: credit nothing until it is
+                    // resolved; the cursor stays here.
+                    tracing::warn!(error = %e, "follower paused");
+                    return Ok(read);
+                }
+            }
+            let credit = self.open_note(&wallet, &view.transaction, &note_id);
+            let store = self.store.clone();
+            let tiers = self.config.tiers.clone();
+            let seq = event.seq;
+            let wallet_id = wallet.id;
+            let entry = if wallet.is_float() && matches!(view.transaction, Transaction::Issue(_)) {
+                "issue"
+            } else {
+                "payment_in"
+            };
+            let flagged = credit.is_err();
+            let follow = blocking(move || {
+                store.write(|c| {
+                    let follow = match credit {
+                        Ok(note) => ops::credit(c, &note, entry, None, &tiers, now_ms())?,
+                        Err(reason) => {
+                            ops::flag_note(c, &note_id, wallet_id, &tx_id, &reason)?;
+                            None
+                        }
+                    };
+                    state_set(c, "follower_cursor", &seq.to_string())?;
+                    Ok(follow)
+                })
+            })
+            .await?;
+            if flagged {
+                self.metrics.notes_flagged.inc();
+                tracing::warn!(target: "cbdc::security", note = %event.note_id, wallet = wallet_id, "incoming note flagged");
+            } else {
+                self.metrics.notes_credited.inc();
+            }
+            self.drive_later(follow.into_iter().collect());
+            read += 1;
+        }
+        if page.next > cursor {
+            self.advance(page.next).await?;
+        }
+        self.metrics
+            .follower_cursor
+            .set(i64::try_from(page.next).unwrap_or(i64::MAX));
+        if !page.events.is_empty() {
+            self.refresh_float().await;
+        }
+        Ok(read)
+    }
+
+    async fn advance(&self, seq: u64) -> Result<(), EngineError> {
+        let store = self.store.clone();
+        blocking(move || {
+            store.write(|c| {
+                let current: u64 = state_get(c, "follower_cursor")?
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                if seq > current {
+                    state_set(c, "follower_cursor", &seq.to_string())?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The opening of a note paid to `wallet`, checked against its
+    /// commitment; `Err(reason)` to flag it.
+    fn open_note(
+        &self,
+        wallet: &WalletRow,
+        tx: &Transaction,
+        note_id: &[u8],
+    ) -> Result<ops::NewNote, String> {
+        let created = tx
+            .created_notes()
+            .into_iter()
+            .find(|n| n.id.as_bytes()[..] == note_id[..])
+            .ok_or_else(|| "the transaction does not create this note".to_string())?;
+        let opening = match tx {
+            Transaction::Issue(issue) => {
+                let output = issue
+                    .outputs
+                    .iter()
+                    .find(|o| o.commitment() == Some(created.commitment))
+                    .ok_or_else(|| "no issue output has this commitment".to_string())?;
+                Opening::new(output.value, output.blinding.0)
+            }
+            _ => {
+                let memo = created
+                    .memo
+                    .ok_or_else(|| "the note has no memo".to_string())?;
+                let keys = self.wallet_keys(wallet).map_err(|e| e.to_string())?;
+                memo.open(&keys.view, &created.commitment)
+                    .map_err(|e| format!("memo_does_not_open: {e}"))?
+            }
+        };
+        if !opening.opens(&created.commitment) || opening.value().is_zero() {
+            return Err("the opening does not match the commitment".into());
+        }
+        Ok(ops::NewNote {
+            id: note_id.to_vec(),
+            wallet_id: wallet.id,
+            value: opening.value().minor_units(),
+            blinding: opening.blinding().as_bytes().to_vec(),
+            commitment: created.commitment.to_bytes().to_vec(),
+            created_tx: tx.id().to_bytes().to_vec(),
+        })
+    }
+
+    /// Keeps the float between its thresholds: below `low`, files an
+    /// issuance proposal for `target - float` (one at a time; officers
+    /// approve it); above `high`, redeems `float - target`.
+    pub async fn manage_float_once(&self) -> Result<(), EngineError> {
+        let policy = self.config.float;
+        let store = self.store.clone();
+        let (float, proposal, open_redeem) = blocking(move || {
+            store.read(|c| {
+                let float = ops::float_wallet(c)?;
+                let proposal = state_get(c, "issuance_proposal")?.filter(|p| !p.is_empty());
+                let open = bank::open_ops_all(c)?
+                    .iter()
+                    .any(|o| o.kind == OpKind::Redeem.as_str());
+                Ok((float, proposal, open))
+            })
+        })
+        .await?;
+        let balance = u64::try_from(float.balance).unwrap_or(0);
+        self.metrics.float_minor_units.set(float.balance);
+        if let Some(id) = &proposal {
+            let still_open = match self.ledger.proposal(id).await {
+                Ok(view) => view["state"] == "open",
+                Err(e) if e.status() == Some(404) => false,
+                Err(e) => return Err(EngineError::Ledger(e.to_string())),
+            };
+            if !still_open {
+                let store = self.store.clone();
+                blocking(move || store.write(|c| state_set(c, "issuance_proposal", ""))).await?;
+            }
+            return Ok(());
+        }
+        if policy.low > 0 && balance < policy.low && policy.target > balance {
+            let amount = Amount::new(policy.target - balance);
+            let view = self
+                .ledger
+                .propose_issuance(&self.config.bank_id, amount)
+                .await
+                .map_err(|e| EngineError::Ledger(e.to_string()))?;
+            tracing::info!(target: "cbdc::issuance", proposal = %view.id, amount = amount.minor_units(), "float below its low threshold: issuance proposed");
+            let store = self.store.clone();
+            let id = view.id.clone();
+            blocking(move || store.write(|c| state_set(c, "issuance_proposal", &id))).await?;
+        } else if policy.high > 0 && balance > policy.high && !open_redeem {
+            let amount = balance - policy.target.min(balance);
+            if amount > 0 {
+                let request = OpRequest {
+                    kind: OpKind::Redeem,
+                    wallet_id: float.id,
+                    amount,
+                    to_address: None,
+                    payee_wallet_id: None,
+                    deposit_account_id: None,
+                    idempotency_key: None,
+                    request_hash: None,
+                    parent_id: None,
+                };
+                let outcome = self.submit_op(request).await?;
+                tracing::info!(op = outcome.op.id, amount, state = %outcome.op.state, "float above its high threshold: redeemed");
+            }
+        }
+        Ok(())
+    }
+}
+
+enum Submit {
+    Refused { code: String, message: String },
+    Unavailable(String),
+}
+
+fn refusal_of(op: &OpRow) -> Option<Refusal> {
+    if op.state == op_state::REFUSED {
+        op.error_message
+            .as_deref()
+            .and_then(|m| serde_json::from_str(m).ok())
+    } else {
+        None
+    }
+}
+
+fn placeholder(kind: OpKind) -> OpRow {
+    OpRow {
+        id: 0,
+        kind: kind.as_str().into(),
+        wallet_id: 0,
+        amount: 0,
+        to_address: None,
+        payee_wallet_id: None,
+        deposit_account_id: None,
+        state: op_state::REFUSED.into(),
+        tx_id: None,
+        tx: None,
+        outputs: None,
+        receipt: None,
+        error_code: None,
+        error_message: None,
+        idempotency_key: None,
+        request_hash: None,
+        parent_id: None,
+        attempts: 0,
+        created_ms: now_ms(),
+        updated_ms: now_ms(),
+    }
+}
+
+fn ops_amount(op: &OpRow) -> Result<u64, StoreError> {
+    crate::store::db_u64(op.amount, "amount")
+}
+
+fn owned_notes(keys: &WalletKeys, notes: &[NoteRow]) -> Result<Vec<OwnedNote>, StoreError> {
+    notes
+        .iter()
+        .map(|n| {
+            let mut id = [0u8; 32];
+            let mut blinding = [0u8; 32];
+            if n.id.len() != 32 || n.blinding.len() != 32 {
+                return Err(StoreError::Corrupt(
+                    "a note's id or blinding is not 32 bytes".into(),
+                ));
+            }
+            id.copy_from_slice(&n.id);
+            blinding.copy_from_slice(&n.blinding);
+            let blinding = Option::<Scalar>::from(Scalar::from_canonical_bytes(blinding))
+                .ok_or_else(|| StoreError::Corrupt("a stored blinding is not canonical".into()))?;
+            let opening = Opening::new(
+                Amount::new(crate::store::db_u64(n.value, "value")?),
+                blinding,
+            );
+            let commitment: [u8; 32] = n
+                .commitment
+                .as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("a commitment is not 32 bytes".into()))?;
+            let commitment = Commitment::from_bytes(&commitment)
+                .map_err(|_| StoreError::Corrupt("a stored commitment is not a point".into()))?;
+            if !opening.opens(&commitment) {
+                return Err(StoreError::Corrupt(format!(
+                    "note {}: the stored opening does not open its commitment",
+                    hex::encode(&n.id)
+                )));
+            }
+            Ok(OwnedNote {
+                id: NoteId(id),
+                owner: keys.spend.public_key(),
+                opening,
+            })
+        })
+        .collect()
+}
+
+fn parse_key(text: &str) -> Result<ledger_core::PublicKey, EngineError> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text, &mut bytes)
+        .map_err(|_| StoreError::Corrupt("the pinned ledger key is not hex".into()))?;
+    ledger_core::PublicKey::from_bytes(&bytes)
+        .map_err(|_| StoreError::Corrupt("the pinned ledger key is not a point".into()).into())
+}
+
+fn parse_tx_id(text: &str) -> Result<TxId, EngineError> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text, &mut bytes)
+        .map_err(|_| EngineError::Ledger("the feed named a malformed transaction id".into()))?;
+    Ok(TxId(bytes))
+}

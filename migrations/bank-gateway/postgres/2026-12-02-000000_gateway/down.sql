@@ -1,0 +1,1 @@
+DROP TABLE leases; DROP TABLE flagged_notes; DROP TABLE wallet_entries; DROP TABLE operations; DROP TABLE notes; DROP TABLE wallets; DROP TABLE deposit_entries; DROP TABLE deposit_accounts; DROP TABLE customers; DROP TABLE chain_alarms; DROP TABLE chain_headers; DROP TABLE gateway_state;
