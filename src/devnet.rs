@@ -306,6 +306,8 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         .await?;
     }
 
+    let gateways = start_gateways(&args, &devnet_keys, &base, [&officer1, &officer2]).await?;
+
     let audit = officer1.audit().await?;
     if audit["state"] != "passed" {
         bail!("the audit failed: {}", audit["problem"]);
@@ -364,6 +366,21 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         shell_word(&database_url),
         hex::encode(ledger_key.as_bytes())
     );
+    for gateway in &gateways {
+        let url = gateway.running.base();
+        println!(
+            "gateway       {} {url}  (API page {url}/docs/, metrics {url}/metrics)",
+            gateway.bank_id
+        );
+        println!(
+            "              operator token {}  internal token {}",
+            gateway.operator_token, gateway.internal_token
+        );
+        println!(
+            "              curl -H 'Authorization: Bearer {}' {url}/v1/operator/float",
+            gateway.operator_token
+        );
+    }
     let officer_key = |i: usize| path_word(&officer_files[i]);
     if args.once {
         println!(
@@ -405,6 +422,9 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         )
         .await?
     };
+    for gateway in gateways {
+        gateway.running.stop().await;
+    }
     // The write-ahead log folded back: the database file alone is the ledger.
     store.checkpoint()?;
     if let Some(signal) = stopped_by {
@@ -481,4 +501,157 @@ async fn issue_and_pay(
         opened.value()
     );
     Ok(())
+}
+
+/// The devnet's two commercial banks, each with its gateway.
+const GATEWAY_BANKS: [(&str, &str); 2] = [("bank-a", "Bank A"), ("bank-b", "Bank B")];
+/// Each gateway bank's float on its first run, minor units.
+const GATEWAY_FLOAT: u64 = 10_000_000;
+
+/// A gateway of the devnet and the tokens to call it.
+pub struct DevnetGateway {
+    pub bank_id: &'static str,
+    pub running: bank_gateway::server::Running,
+    pub operator_token: String,
+    pub internal_token: String,
+}
+
+/// The gateway's secrets (KEK and API tokens), made on the first run and
+/// kept in the devnet's key directory (0600).
+fn gateway_secrets(path: &Path) -> Result<(String, String, String)> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a gateway secrets file", path.display()))?;
+        let field = |name: &str| -> Result<String> {
+            value[name]
+                .as_str()
+                .map(str::to_owned)
+                .with_context(|| format!("{} has no {name}", path.display()))
+        };
+        return Ok((
+            field("kek")?,
+            field("operator_token")?,
+            field("internal_token")?,
+        ));
+    }
+    let random = || {
+        let mut bytes = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+        hex::encode(bytes)
+    };
+    let (kek, operator, internal) = (random(), random(), random());
+    let text = serde_json::to_string_pretty(&serde_json::json!({
+        "kind": "cbdc-devnet-gateway-secrets",
+        "kek": kek, "operator_token": operator, "internal_token": internal,
+    }))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    use std::io::Write;
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok((kek, operator, internal))
+}
+
+/// Admits bank A and bank B, issues each its float on the first run, and
+/// starts their gateways on SQLite files in the devnet's directory, on the
+/// two ports after the ledger's. Waits until each has credited its float.
+async fn start_gateways(
+    args: &DevnetArgs,
+    keys_dir: &DevnetKeys<'_>,
+    base: &str,
+    officers: [&LedgerClient; 2],
+) -> Result<Vec<DevnetGateway>> {
+    let (host, port) = args
+        .listen
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+        .context("--listen is HOST:PORT")?;
+    let mut gateways = Vec::new();
+    for (i, (bank_id, name)) in GATEWAY_BANKS.into_iter().enumerate() {
+        let keys = keys_dir.wallet(&format!("{bank_id}.json"))?;
+        match officers[0]
+            .admit(
+                bank_id,
+                name,
+                ledger_core::governance::Role::Bank,
+                &keys.spend.public_key(),
+                Some(&keys.view.public_key()),
+                &[],
+            )
+            .await
+        {
+            Ok(_) => println!("admitted bank {bank_id}"),
+            Err(e) if e.code() == Some("participant_exists") => {}
+            Err(e) => return Err(e.into()),
+        }
+        let bank_client = LedgerClient::new(base, keys.spend.clone());
+        let funded = bank_client
+            .events(0, Some(&keys.spend.public_key()), 0)
+            .await?["events"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty());
+        if !funded {
+            let proposal = officers[0]
+                .propose(bank_id, Amount::new(GATEWAY_FLOAT))
+                .await?;
+            let id = proposal["id"].as_str().context("proposal id")?.to_string();
+            officers[0].approve(&id).await?;
+            officers[1].approve(&id).await?;
+            println!("issued {GATEWAY_FLOAT} minor units to {bank_id}'s float");
+        }
+        let (kek, operator_token, internal_token) =
+            gateway_secrets(&keys_dir.path(&format!("{bank_id}-gateway.json")))?;
+        let mut kek_bytes = [0u8; 32];
+        hex::decode_to_slice(&kek, &mut kek_bytes).context("the devnet KEK")?;
+        let mut config = bank_gateway::config::GatewayConfig::new(bank_id, base, keys, kek_bytes);
+        config.operator_tokens = vec![operator_token.clone()];
+        config.internal_tokens = vec![internal_token.clone()];
+        config.replica = format!("devnet-{bank_id}");
+        let listen = format!("{host}:{}", port + 1 + u16::try_from(i).unwrap_or(0));
+        let listener = bind(&listen)?;
+        let database = args
+            .data_dir
+            .join(format!("gateway-{bank_id}.sqlite"))
+            .to_string_lossy()
+            .into_owned();
+        let running = bank_gateway::server::start(config, &database, listener)
+            .await
+            .with_context(|| format!("starting {bank_id}'s gateway"))?;
+        gateways.push(DevnetGateway {
+            bank_id,
+            running,
+            operator_token,
+            internal_token,
+        });
+    }
+    // The followers credit the floats from the ledger's feed.
+    for gateway in &gateways {
+        let http = reqwest::Client::new();
+        let url = format!("{}/v1/operator/float", gateway.running.base());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let float: serde_json::Value = http
+                .get(&url)
+                .bearer_auth(&gateway.operator_token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            if float["balance"].as_u64().unwrap_or(0) > 0 {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                bail!(
+                    "{}'s gateway did not credit its float within 30 s",
+                    gateway.bank_id
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    Ok(gateways)
 }

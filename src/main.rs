@@ -10,6 +10,7 @@
 
 mod bench;
 mod devnet;
+mod gateway_cmd;
 mod host;
 mod keys;
 mod serve;
@@ -43,6 +44,12 @@ enum Command {
     Devnet(devnet::DevnetArgs),
     /// Load a running service and report throughput, latency and rejections.
     Bench(bench::BenchArgs),
+    /// A commercial bank's gateway: serve it, print its position proof or
+    /// its reconciliation report.
+    Gateway {
+        #[command(subcommand)]
+        command: gateway_cmd::GatewayCommand,
+    },
     /// The central bank's ledger service.
     Ledger {
         #[command(subcommand)]
@@ -118,6 +125,21 @@ enum Command {
         /// baseline the batch verifier is measured against).
         #[arg(long)]
         one_by_one: bool,
+        /// Check a bank's position proof (`cbdc gateway position`) against a
+        /// running ledger instead: every note unspent at its height, and the
+        /// commitments summing to V·B + R·B̃. Needs --ledger and --key.
+        #[arg(
+            long,
+            value_name = "FILE",
+            conflicts_with_all = ["export", "database_url", "supply_only", "expect", "receipts", "one_by_one"]
+        )]
+        position: Option<PathBuf>,
+        /// With --position: the ledger's base URL.
+        #[arg(long, env = "CBDC_LEDGER_URL", default_value = "http://127.0.0.1:7400")]
+        ledger: String,
+        /// With --position: any participant's key file, to sign the reads.
+        #[arg(long, env = "CBDC_KEY_FILE")]
+        key: Option<PathBuf>,
     },
     /// Scale benchmark only: add filler notes (commitments to zero, balanced, without
     /// proofs) to a ledger database. `cbdc audit` refuses the result for ever;
@@ -678,6 +700,7 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Devnet(args) => devnet::run(args).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Gateway { command } => gateway_cmd::run(command).await,
         Command::Ledger {
             command: LedgerCommand::Serve(args),
         } => serve::run(args).await,
@@ -769,6 +792,44 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Audit {
+            position: Some(path),
+            ledger,
+            key,
+            ..
+        } => {
+            let client = ClientArgs {
+                ledger,
+                key,
+                cosign: Vec::new(),
+            }
+            .client()?;
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let position: bank_gateway::report::Position = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a position proof", path.display()))?;
+            let check = bank_gateway::report::verify_position(&client, &position)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            for problem in &check.problems {
+                eprintln!("{problem}");
+            }
+            if !check.ok {
+                bail!(
+                    "the position of {} does not check ({} problems)",
+                    position.bank_id,
+                    check.problems.len()
+                );
+            }
+            println!(
+                "position of {} checks: {} notes, holdings {} minor units at height {}",
+                position.bank_id,
+                check.notes,
+                position.total,
+                position.height.map_or("-".to_string(), |h| h.to_string())
+            );
+            Ok(())
+        }
+        Command::Audit {
             database_url,
             supply_only: true,
             ..
@@ -844,6 +905,8 @@ async fn run(cli: Cli) -> Result<()> {
             expect,
             receipts,
             one_by_one,
+            position: None,
+            ..
         } => {
             let mut options = ledger_service::audit::AuditOptions {
                 one_by_one,

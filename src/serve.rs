@@ -276,7 +276,7 @@ impl Shutdown {
     }
 
     /// Waits for a signal; returns its name.
-    async fn signalled(&mut self) -> &'static str {
+    pub async fn signalled(&mut self) -> &'static str {
         #[cfg(unix)]
         {
             tokio::select! {
