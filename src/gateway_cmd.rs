@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 #[derive(clap::Subcommand, Debug)]
 pub enum GatewayCommand {
     /// Run a bank's gateway.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the bank's position proof (JSON) for `cbdc audit --position`.
     Position(ReportArgs),
     /// Print the reconciliation report; exits 1 if it finds a difference.
@@ -245,7 +245,7 @@ impl ServeArgs {
 pub async fn run(command: GatewayCommand) -> Result<()> {
     match command {
         GatewayCommand::Serve(args) => {
-            let settings = args.settings()?;
+            let settings = (*args).settings()?;
             let mut shutdown = crate::serve::Shutdown::listen()?;
             let listener = std::net::TcpListener::bind(&settings.listen)
                 .with_context(|| format!("cannot listen on {}", settings.listen))?;

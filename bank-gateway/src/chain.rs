@@ -342,8 +342,5 @@ fn parse_signature(text: &str) -> Result<Signature, ChainError> {
 /// ledger will never accept it: undo the operation) rather than a failure
 /// to get an answer (keep it and try again).
 pub fn is_definitive_refusal(error: &ClientError) -> bool {
-    match error.status() {
-        Some(400 | 409 | 413 | 422) => true,
-        _ => false,
-    }
+    matches!(error.status(), Some(400 | 409 | 413 | 422))
 }

@@ -395,11 +395,15 @@ impl Gateway {
             // A blinding sum of zero is possible only by chance: build again.
             for _ in 0..3 {
                 result = match (kind, &to) {
-                    (OpKind::Redeem, _) => {
-                        build_redeem(&[keys.spend.clone()], &owned, amount, &change_to, &mut rng)
-                    }
+                    (OpKind::Redeem, _) => build_redeem(
+                        std::slice::from_ref(&keys.spend),
+                        &owned,
+                        amount,
+                        &change_to,
+                        &mut rng,
+                    ),
                     (_, Some(to)) => build_transfer(
-                        &[keys.spend.clone()],
+                        std::slice::from_ref(&keys.spend),
                         &owned,
                         &[Payment { to: *to, amount }],
                         &change_to,

@@ -501,7 +501,7 @@ fn check(
             remaining: Some(balance),
         }));
     }
-    Ok(select_notes(conn, payer.id, amount)?)
+    select_notes(conn, payer.id, amount)
 }
 
 /// Largest notes first, as few as pay `amount`, at most the core's input limit.
