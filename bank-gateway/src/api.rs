@@ -250,7 +250,13 @@ fn payment_view(outcome: &Outcome, same_bank: Option<bool>) -> PaymentView {
     PaymentView {
         id: op.id,
         kind: op.kind.clone(),
-        wallet_id: op.wallet_id,
+        // A fund is the funded wallet's (the float paying it is the bank's
+        // business).
+        wallet_id: if op.kind == OpKind::Fund.as_str() {
+            op.payee_wallet_id.unwrap_or(op.wallet_id)
+        } else {
+            op.wallet_id
+        },
         amount: u64::try_from(op.amount).unwrap_or(0),
         to: op.to_address.clone(),
         state,
