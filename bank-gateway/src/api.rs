@@ -321,6 +321,17 @@ fn idempotency_key(req: &HttpRequest, wallet_id: i64, kind: &str) -> Result<Stri
     Ok(format!("{kind}:{wallet_id}:{key}"))
 }
 
+/// Amounts are 1 to 2^63 - 1 minor units (the schema's bounds).
+fn check_amount(amount: u64) -> Result<(), ApiError> {
+    if amount == 0 || i64::try_from(amount).is_err() {
+        return Err(ApiError::bad_request(
+            "bad_amount",
+            "an amount is 1 to 2^63 - 1 minor units",
+        ));
+    }
+    Ok(())
+}
+
 fn request_hash(parts: &[&str]) -> Vec<u8> {
     let mut hash = Sha256::new();
     for part in parts {
@@ -489,6 +500,7 @@ async fn pay(
 ) -> Result<HttpResponse, ApiError> {
     let wallet = customer_wallet(&state, id.into_inner()).await?;
     let body = body.into_inner();
+    check_amount(body.amount)?;
     let key = idempotency_key(&req, wallet.id, "pay")?;
     let to: Address = body.to.parse().map_err(|e| {
         ApiError::bad_request("bad_address", format!("`to` is not an address: {e}"))
@@ -554,6 +566,7 @@ async fn fund_or_defund(
     kind: OpKind,
 ) -> Result<HttpResponse, ApiError> {
     let wallet = customer_wallet(&state, wallet_id).await?;
+    check_amount(amount)?;
     let key = idempotency_key(&req, wallet.id, kind.as_str())?;
     let Some(account) = wallet.deposit_account_id else {
         return Err(ApiError::unprocessable(

@@ -365,15 +365,21 @@ pub fn insert_header(
     if let Some(existing) = header_at(conn, height)? {
         return Ok(Some(existing.hash));
     }
-    let inserted = diesel::insert_into(chain_headers::table)
-        .values((
-            chain_headers::height.eq(db_i64(height, "height")?),
-            chain_headers::hash.eq(hash),
-            chain_headers::header.eq(header),
-            chain_headers::signature.eq(signature),
-            chain_headers::seen_ms.eq(now_ms()),
-        ))
-        .execute(conn);
+    let height_db = db_i64(height, "height")?;
+    // In a savepoint: a collision with another replica's insert must not
+    // abort the surrounding transaction (PostgreSQL would refuse the read
+    // that follows).
+    let inserted = conn.transaction(|c| {
+        diesel::insert_into(chain_headers::table)
+            .values((
+                chain_headers::height.eq(height_db),
+                chain_headers::hash.eq(hash),
+                chain_headers::header.eq(header),
+                chain_headers::signature.eq(signature),
+                chain_headers::seen_ms.eq(now_ms()),
+            ))
+            .execute(c)
+    });
     match inserted {
         Ok(_) => Ok(None),
         Err(e) if cbdc_db::is_unique_violation(&e) => Ok(header_at(conn, height)?.map(|h| h.hash)),

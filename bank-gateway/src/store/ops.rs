@@ -307,6 +307,12 @@ pub fn reserve(
     request: &OpRequest,
     tiers: &Tiers,
 ) -> Result<Reserved, StoreError> {
+    let now = now_ms();
+    let mut lock = vec![request.wallet_id];
+    lock.extend(request.payee_wallet_id);
+    // The lock first: two requests with one key (scoped to the wallet) wait
+    // for each other here, and the second finds the first's row.
+    lock_wallets(conn, &lock)?;
     if let Some(key) = &request.idempotency_key {
         if let Some(existing) = op_by_key(conn, key)? {
             return Ok(if existing.request_hash == request.request_hash {
@@ -316,10 +322,6 @@ pub fn reserve(
             });
         }
     }
-    let now = now_ms();
-    let mut lock = vec![request.wallet_id];
-    lock.extend(request.payee_wallet_id);
-    lock_wallets(conn, &lock)?;
     match check(conn, request, tiers, now)? {
         Ok(notes) => {
             let op = insert_op(conn, request, op_state::RESERVED, None, now)?;
