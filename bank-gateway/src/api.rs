@@ -20,11 +20,12 @@ use subtle::ConstantTimeEq;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
-use crate::gateway::{blocking, Gateway, Outcome};
+use crate::gateway::{Gateway, Outcome};
 use crate::report;
+use crate::store::blocking;
 use crate::store::ops::{self, OpKind, OpRequest};
 use crate::store::rows::{op_state, OpRow, WalletRow};
-use crate::store::{bank, db_u64, state_get, Store};
+use crate::store::{bank, db_u64, state_get};
 use crate::wire::*;
 
 pub type State = web::Data<Arc<Gateway>>;
@@ -155,14 +156,6 @@ pub fn routes(cfg: &mut ServiceConfig) {
 /// The generated document, served at `/openapi.json`.
 pub struct Document(pub String);
 
-async fn db<T: Send + 'static>(
-    state: &State,
-    f: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let store = state.store.clone();
-    Ok(blocking(move || f(&store)).await?)
-}
-
 // ---- operations ----
 
 /// Liveness: the process answers.
@@ -178,7 +171,8 @@ async fn healthz() -> web::Json<Health> {
 #[utoipa::path(tag = "operations", responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
 #[get("/readyz")]
 async fn readyz(state: State) -> Result<web::Json<Health>, ApiError> {
-    db(&state, |s| s.ping()).await?;
+    let store = state.store.clone();
+    blocking(move || store.ping()).await?;
     Ok(web::Json(Health {
         status: "ready".into(),
     }))
@@ -342,7 +336,7 @@ fn request_hash(parts: &[&str]) -> Vec<u8> {
 }
 
 async fn customer_wallet(state: &State, id: i64) -> Result<WalletRow, ApiError> {
-    let wallet = db(state, move |s| s.read(|c| ops::wallet(c, id))).await?;
+    let wallet = state.store.read_async(move |c| ops::wallet(c, id)).await?;
     match wallet {
         Some(w) if !w.is_float() => Ok(w),
         _ => Err(ApiError::not_found(
@@ -393,7 +387,10 @@ async fn get_wallet(
     let wallet = customer_wallet(&state, id.into_inner()).await?;
     let tiers = state.config.tiers.clone();
     Ok(web::Json(
-        db(&state, move |s| s.read(|c| wallet_view(c, &wallet, &tiers))).await?,
+        state
+            .store
+            .read_async(move |c| wallet_view(c, &wallet, &tiers))
+            .await?,
     ))
 }
 
@@ -412,15 +409,15 @@ async fn patch_wallet(
     let wallet_id = wallet.id;
     let tiers = state.config.tiers.clone();
     Ok(web::Json(
-        db(&state, move |s| {
-            s.write(|c| {
+        state
+            .store
+            .write_async(move |c| {
                 bank::set_auto_topup(c, wallet_id, on)?;
                 let wallet = ops::wallet(c, wallet_id)?
                     .ok_or_else(|| crate::store::StoreError::Corrupt("wallet vanished".into()))?;
                 wallet_view(c, &wallet, &tiers)
             })
-        })
-        .await?,
+            .await?,
     ))
 }
 
@@ -468,10 +465,10 @@ async fn wallet_history(
     let wallet = customer_wallet(&state, id.into_inner()).await?;
     let limit = page_limit(query.limit)?;
     let before = query.before.unwrap_or(i64::MAX);
-    let rows = db(&state, move |s| {
-        s.read(|c| bank::wallet_history(c, wallet.id, before, limit))
-    })
-    .await?;
+    let rows = state
+        .store
+        .read_async(move |c| bank::wallet_history(c, wallet.id, before, limit))
+        .await?;
     let next = if i64::try_from(rows.len()).unwrap_or(0) == limit {
         rows.last().map(|e| e.id)
     } else {
@@ -507,7 +504,10 @@ async fn pay(
     })?;
     let to_text = to.to_string();
     let t = to_text.clone();
-    let payee = db(&state, move |s| s.read(|c| ops::wallet_by_address(c, &t))).await?;
+    let payee = state
+        .store
+        .read_async(move |c| ops::wallet_by_address(c, &t))
+        .await?;
     if payee.as_ref().is_some_and(|p| p.id == wallet.id) {
         return Err(ApiError::unprocessable(
             "pay_to_self",
@@ -646,7 +646,10 @@ async fn get_payment(
 ) -> Result<web::Json<PaymentView>, ApiError> {
     let (wallet_id, payment_id) = path.into_inner();
     let wallet = customer_wallet(&state, wallet_id).await?;
-    let op: Option<OpRow> = db(&state, move |s| s.read(|c| ops::op(c, payment_id))).await?;
+    let op: Option<OpRow> = state
+        .store
+        .read_async(move |c| ops::op(c, payment_id))
+        .await?;
     let op = op
         .filter(|o| o.wallet_id == wallet.id || o.payee_wallet_id == Some(wallet.id))
         .ok_or_else(|| {
@@ -687,10 +690,10 @@ async fn list_customers(
 ) -> Result<web::Json<CustomersPage>, ApiError> {
     let limit = page_limit(query.limit)?;
     let after = query.after.unwrap_or(0);
-    let rows = db(&state, move |s| {
-        s.read(|c| bank::customers_page(c, after, limit))
-    })
-    .await?;
+    let rows = state
+        .store
+        .read_async(move |c| bank::customers_page(c, after, limit))
+        .await?;
     let next = if i64::try_from(rows.len()).unwrap_or(0) == limit {
         rows.last().map(|c| c.id)
     } else {
@@ -704,8 +707,9 @@ async fn list_customers(
 
 async fn customer_detail(state: &State, id: i64) -> Result<CustomerDetail, ApiError> {
     let tiers = state.config.tiers.clone();
-    db(state, move |s| {
-        s.read(|c| {
+    state
+        .store
+        .read_async(move |c| {
             let Some(customer) = ops::customer(c, id)? else {
                 return Ok(None);
             };
@@ -727,9 +731,8 @@ async fn customer_detail(state: &State, id: i64) -> Result<CustomerDetail, ApiEr
                 accounts,
             }))
         })
-    })
-    .await?
-    .ok_or_else(|| ApiError::not_found("unknown_customer", format!("no customer {id}")))
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_customer", format!("no customer {id}")))
 }
 
 /// A customer with their wallets and deposit accounts.
@@ -774,10 +777,10 @@ async fn set_tier(
         ));
     }
     let tier = body.tier.clone();
-    let found = db(&state, move |s| {
-        s.write(|c| bank::set_tier(c, id, &body.tier, body.national_id.as_deref()))
-    })
-    .await?;
+    let found = state
+        .store
+        .write_async(move |c| bank::set_tier(c, id, &body.tier, body.national_id.as_deref()))
+        .await?;
     if !found {
         return Err(ApiError::not_found(
             "unknown_customer",
@@ -798,14 +801,14 @@ async fn open_account(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let account = db(&state, move |s| {
-        s.write(|c| match ops::customer(c, id)? {
+    let account = state
+        .store
+        .write_async(move |c| match ops::customer(c, id)? {
             Some(_) => Ok(Some(bank::open_account(c, id)?)),
             None => Ok(None),
         })
-    })
-    .await?
-    .ok_or_else(|| ApiError::not_found("unknown_customer", format!("no customer {id}")))?;
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_customer", format!("no customer {id}")))?;
     Ok(HttpResponse::Created().json(AccountView {
         account_id: account.id,
         customer_id: account.customer_id,
@@ -837,8 +840,9 @@ async fn cash_deposit(
             "a reference is 1 to 200 characters",
         ));
     }
-    let account = db(&state, move |s| {
-        s.write(|c| {
+    let account = state
+        .store
+        .write_async(move |c| {
             if bank::account(c, id)?.is_none() {
                 return Ok(None);
             }
@@ -858,9 +862,8 @@ async fn cash_deposit(
             }
             bank::account(c, id)
         })
-    })
-    .await?
-    .ok_or_else(|| ApiError::not_found("unknown_account", format!("no account {id}")))?;
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_account", format!("no account {id}")))?;
     Ok(web::Json(AccountView {
         account_id: account.id,
         customer_id: account.customer_id,
@@ -883,15 +886,15 @@ async fn get_account(
     let id = id.into_inner();
     let limit = page_limit(query.limit)?;
     let after = query.after.unwrap_or(0);
-    let (account, entries) = db(&state, move |s| {
-        s.read(|c| {
+    let (account, entries) = state
+        .store
+        .read_async(move |c| {
             Ok((
                 bank::account(c, id)?,
                 bank::account_entries(c, id, after, limit)?,
             ))
         })
-    })
-    .await?;
+        .await?;
     let account = account
         .ok_or_else(|| ApiError::not_found("unknown_account", format!("no account {id}")))?;
     Ok(web::Json(AccountDetail {
@@ -924,7 +927,10 @@ async fn link_account(
     let wallet = customer_wallet(&state, id.into_inner()).await?;
     let account_id = body.account_id;
     if let Some(account_id) = account_id {
-        let account = db(&state, move |s| s.read(|c| bank::account(c, account_id))).await?;
+        let account = state
+            .store
+            .read_async(move |c| bank::account(c, account_id))
+            .await?;
         match account {
             Some(a) if Some(a.customer_id) == wallet.customer_id => {}
             Some(_) => {
@@ -944,15 +950,15 @@ async fn link_account(
     let wallet_id = wallet.id;
     let tiers = state.config.tiers.clone();
     Ok(web::Json(
-        db(&state, move |s| {
-            s.write(|c| {
+        state
+            .store
+            .write_async(move |c| {
                 bank::link_account(c, wallet_id, account_id)?;
                 let wallet = ops::wallet(c, wallet_id)?
                     .ok_or_else(|| crate::store::StoreError::Corrupt("wallet vanished".into()))?;
                 wallet_view(c, &wallet, &tiers)
             })
-        })
-        .await?,
+            .await?,
     ))
 }
 
@@ -964,15 +970,15 @@ async fn set_frozen(
 ) -> Result<web::Json<WalletView>, ApiError> {
     let wallet = customer_wallet(&state, id).await?;
     let tiers = state.config.tiers.clone();
-    let view = db(&state, move |s| {
-        s.write(|c| {
+    let view = state
+        .store
+        .write_async(move |c| {
             bank::set_frozen(c, wallet.id, frozen)?;
             let wallet = ops::wallet(c, wallet.id)?
                 .ok_or_else(|| crate::store::StoreError::Corrupt("wallet vanished".into()))?;
             wallet_view(c, &wallet, &tiers)
         })
-    })
-    .await?;
+        .await?;
     tracing::info!(target: "cbdc::governance", wallet = id, frozen, by = who, "wallet frozen state set");
     Ok(web::Json(view))
 }
@@ -1013,15 +1019,17 @@ async fn statement(
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<EntriesPage>, ApiError> {
     let id = id.into_inner();
-    let wallet = db(&state, move |s| s.read(|c| ops::wallet(c, id)))
+    let wallet = state
+        .store
+        .read_async(move |c| ops::wallet(c, id))
         .await?
         .ok_or_else(|| ApiError::not_found("unknown_wallet", format!("no wallet {id}")))?;
     let limit = page_limit(query.limit)?;
     let after = query.after.unwrap_or(0);
-    let rows = db(&state, move |s| {
-        s.read(|c| bank::wallet_statement(c, wallet.id, after, limit))
-    })
-    .await?;
+    let rows = state
+        .store
+        .read_async(move |c| bank::wallet_statement(c, wallet.id, after, limit))
+        .await?;
     let next = if i64::try_from(rows.len()).unwrap_or(0) == limit {
         rows.last().map(|e| e.id)
     } else {
@@ -1040,10 +1048,10 @@ async fn float_position(
     state: State,
     _staff: Staff<Operator>,
 ) -> Result<web::Json<FloatView>, ApiError> {
-    let (float, proposal) = db(&state, |s| {
-        s.read(|c| Ok((ops::float_wallet(c)?, state_get(c, "issuance_proposal")?)))
-    })
-    .await?;
+    let (float, proposal) = state
+        .store
+        .read_async(move |c| Ok((ops::float_wallet(c)?, state_get(c, "issuance_proposal")?)))
+        .await?;
     let policy = state.config.float;
     Ok(web::Json(FloatView {
         balance: u64::try_from(float.balance).unwrap_or(0),
@@ -1063,7 +1071,10 @@ async fn flagged(
     state: State,
     _staff: Staff<Operator>,
 ) -> Result<web::Json<Vec<FlaggedView>>, ApiError> {
-    let rows = db(&state, |s| s.read(|c| bank::flagged(c, 500))).await?;
+    let rows = state
+        .store
+        .read_async(move |c| bank::flagged(c, 500))
+        .await?;
     Ok(web::Json(
         rows.into_iter()
             .map(|f| FlaggedView {
@@ -1082,7 +1093,7 @@ async fn flagged(
 #[utoipa::path(tag = "operator", responses((status = 200, body = Vec<HeldView>)), security(("bearer" = [])))]
 #[get("/v1/operator/held")]
 async fn held(state: State, _staff: Staff<Operator>) -> Result<web::Json<Vec<HeldView>>, ApiError> {
-    let rows = db(&state, |s| s.read(|c| bank::held(c, 500))).await?;
+    let rows = state.store.read_async(move |c| bank::held(c, 500)).await?;
     Ok(web::Json(
         rows.into_iter()
             .map(|n| HeldView {
@@ -1117,10 +1128,10 @@ async fn release_held(
         })?;
     let tiers = state.config.tiers.clone();
     let i = id.clone();
-    let result = db(&state, move |s| {
-        s.write(|c| ops::release_held(c, &i, &tiers))
-    })
-    .await?;
+    let result = state
+        .store
+        .write_async(move |c| ops::release_held(c, &i, &tiers))
+        .await?;
     let sweep = match result {
         Ok(sweep) => sweep,
         Err(refusal) if refusal.code == "unknown_note" => {
@@ -1130,26 +1141,29 @@ async fn release_held(
     };
     tracing::info!(target: "cbdc::governance", note = %text, by = %staff.who, "held note released");
     if let Some(sweep) = sweep {
-        let op = db(&state, move |s| s.read(|c| ops::op(c, sweep))).await?;
+        let op = state.store.read_async(move |c| ops::op(c, sweep)).await?;
         if let Some(op) = op {
             state.drive(op).await?;
         }
     }
-    let note = db(&state, move |s| {
-        s.read(|c| {
+    let note = state
+        .store
+        .read_async(move |c| {
             Ok(crate::store::schema::notes::table
                 .find(&id)
                 .select(crate::store::schema::notes::wallet_id)
                 .first::<i64>(c)
                 .optional()?)
         })
-    })
-    .await?
-    .ok_or_else(|| ApiError::internal("a released note vanished"))?;
+        .await?
+        .ok_or_else(|| ApiError::internal("a released note vanished"))?;
     let wallet = customer_wallet(&state, note).await?;
     let tiers = state.config.tiers.clone();
     Ok(web::Json(
-        db(&state, move |s| s.read(|c| wallet_view(c, &wallet, &tiers))).await?,
+        state
+            .store
+            .read_async(move |c| wallet_view(c, &wallet, &tiers))
+            .await?,
     ))
 }
 
@@ -1160,10 +1174,10 @@ async fn chain_state(
     state: State,
     _staff: Staff<Operator>,
 ) -> Result<web::Json<ChainView>, ApiError> {
-    let (tip, alarm) = db(&state, |s| {
-        s.read(|c| Ok((bank::tip(c)?, bank::active_alarm(c)?)))
-    })
-    .await?;
+    let (tip, alarm) = state
+        .store
+        .read_async(move |c| Ok((bank::tip(c)?, bank::active_alarm(c)?)))
+        .await?;
     Ok(web::Json(ChainView {
         tip_height: tip.map(|t| t.height),
         alarm: alarm.map(|a| AlarmView {

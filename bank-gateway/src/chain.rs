@@ -56,14 +56,6 @@ pub struct Chain {
     walk: tokio::sync::Mutex<()>,
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("a blocking task failed: {e}")))?
-}
-
 impl Chain {
     pub fn new(store: Store, ledger: LedgerClient, key: PublicKey, metrics: Arc<Metrics>) -> Chain {
         Chain {
@@ -81,8 +73,7 @@ impl Chain {
 
     /// The active alarm's description, if any.
     pub async fn alarm(&self) -> Result<Option<String>, StoreError> {
-        let store = self.store.clone();
-        let alarm = blocking(move || store.read(bank::active_alarm)).await?;
+        let alarm = self.store.read_async(bank::active_alarm).await?;
         self.metrics
             .chain_alarm
             .set(if alarm.is_some() { 1 } else { 0 });
@@ -91,9 +82,12 @@ impl Chain {
 
     async fn raise(&self, kind: &'static str, height: u64, detail: String) -> ChainError {
         tracing::error!(target: "cbdc::security", kind, height, %detail, "ledger history alarm");
-        let store = self.store.clone();
         let text = detail.clone();
-        match blocking(move || store.write(|c| bank::raise_alarm(c, kind, height, &text))).await {
+        match self
+            .store
+            .write_async(move |c| bank::raise_alarm(c, kind, height, &text))
+            .await
+        {
             Ok(true) => self.metrics.chain_alarms.with_label_values(&[kind]).inc(),
             Ok(false) => {}
             Err(e) => tracing::error!(error = %e, "cannot record the alarm"),
@@ -119,8 +113,7 @@ impl Chain {
     /// up to it if it is newer than the tip.
     async fn place(&self, header: &BlockHeader, signature: &Signature) -> Result<(), ChainError> {
         let _walking = self.walk.lock().await;
-        let store = self.store.clone();
-        let tip = blocking(move || store.read(bank::tip)).await?;
+        let tip = self.store.read_async(bank::tip).await?;
         let height = header.height;
         let hash = header.hash();
         let Some(tip) = tip else {
@@ -129,8 +122,10 @@ impl Chain {
         };
         let tip_height = u64::try_from(tip.height).unwrap_or(0);
         if height <= tip_height {
-            let store = self.store.clone();
-            let known = blocking(move || store.read(|c| bank::header_at(c, height))).await?;
+            let known = self
+                .store
+                .read_async(move |c| bank::header_at(c, height))
+                .await?;
             return match known {
                 Some(known) if known.hash == hash => Ok(()),
                 Some(known) => Err(self
@@ -232,10 +227,10 @@ impl Chain {
         let hash: Hash = header.hash();
         let bytes = header.to_bytes().to_vec();
         let sig = signature.to_bytes().to_vec();
-        let store = self.store.clone();
-        let existing =
-            blocking(move || store.write(|c| bank::insert_header(c, height, &hash, &bytes, &sig)))
-                .await?;
+        let existing = self
+            .store
+            .write_async(move |c| bank::insert_header(c, height, &hash, &bytes, &sig))
+            .await?;
         match existing {
             Some(other) if other != hash => Err(self
                 .raise(
@@ -283,8 +278,7 @@ impl Chain {
                 )
                 .await);
         }
-        let store = self.store.clone();
-        let tip = blocking(move || store.read(bank::tip)).await?;
+        let tip = self.store.read_async(bank::tip).await?;
         if let Some(tip) = tip {
             let tip_height = u64::try_from(tip.height).unwrap_or(0);
             if latest.height < tip_height {
@@ -311,15 +305,14 @@ impl Chain {
     /// history and start again from the ledger's latest block.
     pub async fn acknowledge(&self, by: &str) -> Result<usize, StoreError> {
         let by = by.to_string();
-        let store = self.store.clone();
-        let count = blocking(move || {
-            store.write(|c| {
+        let count = self
+            .store
+            .write_async(move |c| {
                 let n = bank::acknowledge_alarms(c, &by)?;
                 bank::clear_headers(c)?;
                 Ok(n)
             })
-        })
-        .await?;
+            .await?;
         self.metrics.chain_alarm.set(0);
         tracing::warn!(target: "cbdc::security", alarms = count, "chain alarm acknowledged");
         Ok(count)

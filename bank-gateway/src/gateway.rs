@@ -49,14 +49,6 @@ pub struct Gateway {
     follow_ups: tokio::sync::mpsc::UnboundedSender<i64>,
 }
 
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("a blocking task failed: {e}")))?
-}
-
 /// What the API answers about an operation.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -89,11 +81,12 @@ impl Gateway {
         let spend = address.spend.to_bytes().to_vec();
         let view = address.view.to_bytes().to_vec();
         let text = address.to_string();
-        let s = store.clone();
-        let float =
-            blocking(move || s.write(|c| bank::ensure_float(c, &text, &spend, &view))).await?;
-        let s = store.clone();
-        let pinned = blocking(move || s.read(|c| state_get(c, "ledger_key"))).await?;
+        let float = store
+            .write_async(move |c| bank::ensure_float(c, &text, &spend, &view))
+            .await?;
+        let pinned = store
+            .read_async(move |c| state_get(c, "ledger_key"))
+            .await?;
         let key = match (config.ledger_key, pinned) {
             (Some(configured), Some(pinned)) if hex::encode(configured.as_bytes()) != pinned => {
                 return Err(EngineError::Store(StoreError::Corrupt(format!(
@@ -109,10 +102,9 @@ impl Gateway {
                 .map_err(|e| EngineError::Ledger(e.to_string()))?,
         };
         let hex_key = hex::encode(key.as_bytes());
-        let s = store.clone();
-        let in_force =
-            blocking(move || s.write(|c| crate::store::state_init(c, "ledger_key", &hex_key)))
-                .await?;
+        let in_force = store
+            .write_async(move |c| crate::store::state_init(c, "ledger_key", &hex_key))
+            .await?;
         if in_force != hex::encode(key.as_bytes()) {
             return Err(EngineError::Store(StoreError::Corrupt(
                 "the database pinned another ledger key".into(),
@@ -159,8 +151,10 @@ impl Gateway {
             kek_id,
         };
         let tier = self.config.tiers.lowest().to_string();
-        let store = self.store.clone();
-        Ok(blocking(move || store.write(|c| bank::open_wallet(c, &phone, &tier, &new))).await?)
+        Ok(self
+            .store
+            .write_async(move |c| bank::open_wallet(c, &phone, &tier, &new))
+            .await?)
     }
 
     fn wallet_keys(&self, wallet: &WalletRow) -> Result<WalletKeys, EngineError> {
@@ -181,9 +175,11 @@ impl Gateway {
     /// Reserves and drives an operation to its end (or as far as it can go now).
     pub async fn submit_op(&self, request: OpRequest) -> Result<Outcome, EngineError> {
         let tiers = self.config.tiers.clone();
-        let store = self.store.clone();
         let kind = request.kind;
-        let reserved = blocking(move || store.write(|c| ops::reserve(c, &request, &tiers))).await?;
+        let reserved = self
+            .store
+            .write_async(move |c| ops::reserve(c, &request, &tiers))
+            .await?;
         match reserved {
             Reserved::New(op) => self.drive(op).await,
             Reserved::Existing(op) => {
@@ -242,9 +238,9 @@ impl Gateway {
                 Ok(()) => {}
                 Err(error) => {
                     let id = op.id;
-                    let store = self.store.clone();
                     let message = error.to_string();
-                    blocking(move || store.write(|c| ops::fail(c, id, "cannot_build", &message)))
+                    self.store
+                        .write_async(move |c| ops::fail(c, id, "cannot_build", &message))
                         .await?;
                     self.metrics
                         .payments
@@ -273,9 +269,10 @@ impl Gateway {
             Ok(receipt) => receipt,
             Err(Submit::Refused { code, message }) => {
                 let id = op.id;
-                let store = self.store.clone();
                 let text = format!("the ledger refused the transaction: {code}: {message}");
-                blocking(move || store.write(|c| ops::fail(c, id, &code, &text))).await?;
+                self.store
+                    .write_async(move |c| ops::fail(c, id, &code, &text))
+                    .await?;
                 self.metrics
                     .payments
                     .with_label_values(&[kind.as_str(), "failed"])
@@ -284,9 +281,10 @@ impl Gateway {
             }
             Err(Submit::Unavailable(why)) => {
                 let id = op.id;
-                let store = self.store.clone();
                 let text = why.clone();
-                blocking(move || store.write(|c| ops::count_attempt(c, id, &text))).await?;
+                self.store
+                    .write_async(move |c| ops::count_attempt(c, id, &text))
+                    .await?;
                 self.metrics
                     .payments
                     .with_label_values(&[kind.as_str(), "pending"])
@@ -297,9 +295,10 @@ impl Gateway {
         if let Err(e) = self.chain.confirm(&receipt).await {
             let why = e.to_string();
             let id = op.id;
-            let store = self.store.clone();
             let text = why.clone();
-            blocking(move || store.write(|c| ops::count_attempt(c, id, &text))).await?;
+            self.store
+                .write_async(move |c| ops::count_attempt(c, id, &text))
+                .await?;
             self.metrics
                 .payments
                 .with_label_values(&[kind.as_str(), "pending"])
@@ -311,10 +310,11 @@ impl Gateway {
             .observe(started.elapsed().as_secs_f64());
         let receipt_json = serde_json::to_string(&receipt).expect("receipts serialise");
         let tiers = self.config.tiers.clone();
-        let store = self.store.clone();
         let id = op.id;
-        let follow =
-            blocking(move || store.write(|c| ops::finalize(c, id, &receipt_json, &tiers))).await?;
+        let follow = self
+            .store
+            .write_async(move |c| ops::finalize(c, id, &receipt_json, &tiers))
+            .await?;
         if let Some(follow) = follow {
             self.metrics
                 .payments
@@ -336,8 +336,8 @@ impl Gateway {
     }
 
     async fn reload(&self, id: i64) -> Result<OpRow, EngineError> {
-        let store = self.store.clone();
-        blocking(move || store.read(|c| ops::op(c, id)))
+        self.store
+            .read_async(move |c| ops::op(c, id))
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("operation {id} vanished")).into())
     }
@@ -364,15 +364,14 @@ impl Gateway {
     async fn build(&self, op: &OpRow, kind: OpKind) -> Result<Result<(), BuildError>, EngineError> {
         let id = op.id;
         let payer_id = op.wallet_id;
-        let store = self.store.clone();
-        let (payer, notes) = blocking(move || {
-            store.read(|c| {
+        let (payer, notes) = self
+            .store
+            .read_async(move |c| {
                 let payer = ops::wallet(c, payer_id)?
                     .ok_or_else(|| StoreError::Corrupt(format!("no wallet {payer_id}")))?;
                 Ok((payer, ops::reserved_notes(c, id)?))
             })
-        })
-        .await?;
+            .await?;
         let keys = self.wallet_keys(&payer)?;
         let owned = owned_notes(&keys, &notes)?;
         let change_to: Address = payer
@@ -452,8 +451,8 @@ impl Gateway {
             .collect();
         let tx_id = built.id.to_bytes().to_vec();
         let bytes = built.tx.encode();
-        let store = self.store.clone();
-        blocking(move || store.write(|c| ops::record_built(c, id, &tx_id, &bytes, &outputs)))
+        self.store
+            .write_async(move |c| ops::record_built(c, id, &tx_id, &bytes, &outputs))
             .await?;
         Ok(Ok(()))
     }
@@ -487,8 +486,7 @@ impl Gateway {
     }
 
     pub async fn refresh_float(&self) {
-        let store = self.store.clone();
-        if let Ok(float) = blocking(move || store.read(ops::float_wallet)).await {
+        if let Ok(float) = self.store.read_async(ops::float_wallet).await {
             self.metrics.float_minor_units.set(float.balance);
         }
     }
@@ -496,9 +494,11 @@ impl Gateway {
     /// Resumes every operation idle for `idle` (a crashed replica's, one
     /// whose ledger call failed, one held by an alarm).
     pub async fn resume_once(&self, idle: Duration) -> Result<usize, EngineError> {
-        let store = self.store.clone();
         let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
-        let open = blocking(move || store.read(|c| ops::open_ops(c, idle_ms, 64))).await?;
+        let open = self
+            .store
+            .read_async(move |c| ops::open_ops(c, idle_ms, 64))
+            .await?;
         let count = open.len();
         for op in open {
             let id = op.id;
@@ -513,19 +513,19 @@ impl Gateway {
     /// replica holds the follower's lease) and credits every new note paid
     /// to one of the bank's addresses. Returns how many events it read.
     pub async fn follow_once(&self) -> Result<usize, EngineError> {
-        let store = self.store.clone();
         let holder = self.config.replica.clone();
         let ttl = i64::try_from(self.config.follower_lease.as_millis()).unwrap_or(5_000);
-        let holds = blocking(move || {
-            store.write(|c| crate::store::lease_take(c, "follower", &holder, ttl))
-        })
-        .await?;
+        let holds = self
+            .store
+            .write_async(move |c| crate::store::lease_take(c, "follower", &holder, ttl))
+            .await?;
         self.metrics.follower_holder.set(i64::from(holds));
         if !holds {
             return Ok(0);
         }
-        let store = self.store.clone();
-        let cursor: u64 = blocking(move || store.read(|c| state_get(c, "follower_cursor")))
+        let cursor: u64 = self
+            .store
+            .read_async(move |c| state_get(c, "follower_cursor"))
             .await?
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
@@ -549,18 +549,17 @@ impl Gateway {
             let owner = hex::decode(&event.owner).unwrap_or_default();
             let note_id = hex::decode(&event.note_id).unwrap_or_default();
             let tx_id = hex::decode(&event.tx_id).unwrap_or_default();
-            let store = self.store.clone();
             let (n, t) = (note_id.clone(), tx_id.clone());
-            let (wallet, ours, known) = blocking(move || {
-                store.read(|c| {
+            let (wallet, ours, known) = self
+                .store
+                .read_async(move |c| {
                     Ok((
                         ops::wallet_by_spend_key(c, &owner)?,
                         ops::op_by_tx(c, &t)?.is_some(),
                         ops::note_known(c, &n)?,
                     ))
                 })
-            })
-            .await?;
+                .await?;
             let Some(wallet) = wallet else {
                 self.advance(event.seq).await?;
                 read += 1;
@@ -594,7 +593,6 @@ impl Gateway {
                 }
             }
             let credit = self.open_note(&wallet, &view.transaction, &note_id);
-            let store = self.store.clone();
             let tiers = self.config.tiers.clone();
             let seq = event.seq;
             let wallet_id = wallet.id;
@@ -604,8 +602,9 @@ impl Gateway {
                 "payment_in"
             };
             let flagged = credit.is_err();
-            let follow = blocking(move || {
-                store.write(|c| {
+            let follow = self
+                .store
+                .write_async(move |c| {
                     let follow = match credit {
                         Ok(note) => ops::credit(c, &note, entry, None, &tiers, now_ms())?,
                         Err(reason) => {
@@ -616,8 +615,7 @@ impl Gateway {
                     state_set(c, "follower_cursor", &seq.to_string())?;
                     Ok(follow)
                 })
-            })
-            .await?;
+                .await?;
             if flagged {
                 self.metrics.notes_flagged.inc();
                 tracing::warn!(target: "cbdc::security", note = %event.note_id, wallet = wallet_id, "incoming note flagged");
@@ -640,9 +638,8 @@ impl Gateway {
     }
 
     async fn advance(&self, seq: u64) -> Result<(), EngineError> {
-        let store = self.store.clone();
-        blocking(move || {
-            store.write(|c| {
+        self.store
+            .write_async(move |c| {
                 let current: u64 = state_get(c, "follower_cursor")?
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(0);
@@ -651,8 +648,7 @@ impl Gateway {
                 }
                 Ok(())
             })
-        })
-        .await?;
+            .await?;
         Ok(())
     }
 
@@ -705,9 +701,9 @@ impl Gateway {
     /// approve it); above `high`, redeems `float - target`.
     pub async fn manage_float_once(&self) -> Result<(), EngineError> {
         let policy = self.config.float;
-        let store = self.store.clone();
-        let (float, proposal, open_redeem) = blocking(move || {
-            store.read(|c| {
+        let (float, proposal, open_redeem) = self
+            .store
+            .read_async(move |c| {
                 let float = ops::float_wallet(c)?;
                 let proposal = state_get(c, "issuance_proposal")?.filter(|p| !p.is_empty());
                 let open = bank::open_ops_all(c)?
@@ -715,8 +711,7 @@ impl Gateway {
                     .any(|o| o.kind == OpKind::Redeem.as_str());
                 Ok((float, proposal, open))
             })
-        })
-        .await?;
+            .await?;
         let balance = u64::try_from(float.balance).unwrap_or(0);
         self.metrics.float_minor_units.set(float.balance);
         if let Some(id) = &proposal {
@@ -726,8 +721,9 @@ impl Gateway {
                 Err(e) => return Err(EngineError::Ledger(e.to_string())),
             };
             if !still_open {
-                let store = self.store.clone();
-                blocking(move || store.write(|c| state_set(c, "issuance_proposal", ""))).await?;
+                self.store
+                    .write_async(move |c| state_set(c, "issuance_proposal", ""))
+                    .await?;
             }
             return Ok(());
         }
@@ -739,9 +735,10 @@ impl Gateway {
                 .await
                 .map_err(|e| EngineError::Ledger(e.to_string()))?;
             tracing::info!(target: "cbdc::issuance", proposal = %view.id, amount = amount.minor_units(), "float below its low threshold: issuance proposed");
-            let store = self.store.clone();
             let id = view.id.clone();
-            blocking(move || store.write(|c| state_set(c, "issuance_proposal", &id))).await?;
+            self.store
+                .write_async(move |c| state_set(c, "issuance_proposal", &id))
+                .await?;
         } else if policy.high > 0 && balance > policy.high && !open_redeem {
             let amount = balance - policy.target.min(balance);
             if amount > 0 {

@@ -27,7 +27,7 @@ use ledger_core::{Amount, NoteId, Opening, TxId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::gateway::{blocking, EngineError, Gateway};
+use crate::gateway::{EngineError, Gateway};
 use crate::store::rows::{note_state, op_state};
 use crate::store::{bank, state_get};
 
@@ -54,9 +54,9 @@ pub struct Reconciliation {
 }
 
 pub async fn reconcile(gateway: &Gateway) -> Result<Reconciliation, EngineError> {
-    let store = gateway.store.clone();
-    let (wallets, notes, open, cursor, flagged) = blocking(move || {
-        store.read(|c| {
+    let (wallets, notes, open, cursor, flagged) = gateway
+        .store
+        .read_async(move |c| {
             Ok((
                 bank::all_wallets(c)?,
                 bank::holdings(c)?,
@@ -65,8 +65,7 @@ pub async fn reconcile(gateway: &Gateway) -> Result<Reconciliation, EngineError>
                 bank::flagged(c, i64::MAX)?,
             ))
         })
-    })
-    .await?;
+        .await?;
     let mut differences = Vec::new();
     let mut by_wallet: HashMap<i64, (u64, u64)> = HashMap::new();
     let mut notes_total = 0u64;
@@ -195,9 +194,9 @@ pub async fn reconcile(gateway: &Gateway) -> Result<Reconciliation, EngineError>
             }
             // Spent since, by one of the bank's own operations?
             let tx = hex::decode(&event.tx_id).unwrap_or_default();
-            let store = gateway.store.clone();
-            let (ours, spent_here) = blocking(move || {
-                store.read(|c| {
+            let (ours, spent_here) = gateway
+                .store
+                .read_async(move |c| {
                     use crate::store::schema::notes;
                     use diesel::prelude::*;
                     let spent = notes::table
@@ -210,8 +209,7 @@ pub async fn reconcile(gateway: &Gateway) -> Result<Reconciliation, EngineError>
                         spent.is_some(),
                     ))
                 })
-            })
-            .await?;
+                .await?;
             if ours || spent_here {
                 continue;
             }
@@ -267,9 +265,10 @@ pub struct Position {
 }
 
 pub async fn position(gateway: &Gateway) -> Result<Position, EngineError> {
-    let store = gateway.store.clone();
-    let (notes, tip) =
-        blocking(move || store.read(|c| Ok((bank::holdings(c)?, bank::tip(c)?)))).await?;
+    let (notes, tip) = gateway
+        .store
+        .read_async(move |c| Ok((bank::holdings(c)?, bank::tip(c)?)))
+        .await?;
     let mut total = 0u64;
     let mut sum = Scalar::ZERO;
     let mut ids = Vec::with_capacity(notes.len());

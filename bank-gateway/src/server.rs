@@ -23,7 +23,8 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 use crate::api;
 use crate::config::GatewayConfig;
 use crate::error::ApiError;
-use crate::gateway::{blocking, Gateway};
+use crate::gateway::Gateway;
+use crate::store::blocking;
 use crate::store::Store;
 
 /// How long an open operation waits before any replica's resumer takes it.
@@ -180,8 +181,11 @@ pub async fn start(
     let g = gateway.clone();
     tasks.push(tokio::spawn(async move {
         while let Some(id) = follow_ups.recv().await {
-            let s = g.store.clone();
-            if let Ok(Some(op)) = blocking(move || s.read(|c| crate::store::ops::op(c, id))).await {
+            if let Ok(Some(op)) = g
+                .store
+                .read_async(move |c| crate::store::ops::op(c, id))
+                .await
+            {
                 if let Err(e) = g.drive(op).await {
                     tracing::warn!(op = id, error = %e, "cannot drive a follow-up operation");
                 }

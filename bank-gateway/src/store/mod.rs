@@ -79,6 +79,15 @@ pub fn db_u64(value: i64, field: &str) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative {field}")))
 }
 
+/// Runs a blocking store call on tokio's blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("a blocking task failed: {e}")))?
+}
+
 pub fn now_ms() -> i64 {
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -152,6 +161,26 @@ impl Store {
     {
         let mut conn = self.conn()?;
         f(&mut conn)
+    }
+
+    /// [`Store::write`] on the blocking pool, for async callers.
+    pub async fn write_async<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        blocking(move || store.write(f)).await
+    }
+
+    /// [`Store::read`] on the blocking pool, for async callers.
+    pub async fn read_async<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        blocking(move || store.read(f)).await
     }
 
     /// Whether the database answers (for `/readyz`).
