@@ -80,7 +80,7 @@ fi
 
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 LEDGER=http://127.0.0.1:$PORT
-env -u DATABASE_URL "$CBDC_BIN" devnet --data-dir "$WORK/devnet" --listen "127.0.0.1:$PORT" >"$WORK/devnet.log" 2>&1 &
+env -u DATABASE_URL "$CBDC_BIN" devnet --no-gateways --data-dir "$WORK/devnet" --listen "127.0.0.1:$PORT" >"$WORK/devnet.log" 2>&1 &
 DEVNET_PID=$!
 for _ in $(seq 1 240); do
     grep -q "^serving until" "$WORK/devnet.log" 2>/dev/null && break

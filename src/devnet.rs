@@ -40,6 +40,10 @@ pub struct DevnetArgs {
     /// issues nothing; `cbdc issue` issues more).
     #[arg(long, default_value_t = 100_000_000)]
     pub issue: u64,
+    /// The ledger alone: neither admit bank A and bank B nor start their
+    /// gateways (for the ledger's own tests, whose journal it keeps exact).
+    #[arg(long)]
+    pub no_gateways: bool,
 }
 
 const BANK_ID: &str = "demo-bank";
@@ -306,7 +310,11 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         .await?;
     }
 
-    let gateways = start_gateways(&args, &devnet_keys, &base, [&officer1, &officer2]).await?;
+    let gateways = if args.no_gateways {
+        Vec::new()
+    } else {
+        start_gateways(&args, &devnet_keys, &base, [&officer1, &officer2]).await?
+    };
 
     let audit = officer1.audit().await?;
     if audit["state"] != "passed" {
@@ -572,7 +580,24 @@ async fn start_gateways(
         .context("--listen is HOST:PORT")?;
     let mut gateways = Vec::new();
     for (i, (bank_id, name)) in GATEWAY_BANKS.into_iter().enumerate() {
-        let keys = keys_dir.wallet(&format!("{bank_id}.json"))?;
+        // A ledger founded by a devnet without gateways (an older one, or
+        // `--no-gateways`) has never seen this bank: its keys may be made
+        // now. Once the bank is admitted, its key file must stay.
+        let admitted = officers[0]
+            .participants_list()
+            .await?
+            .participants
+            .iter()
+            .any(|p| p.id == bank_id);
+        let keys = if admitted {
+            keys_dir.wallet(&format!("{bank_id}.json"))?
+        } else {
+            let path = keys_dir.path(&format!("{bank_id}.json"));
+            if !path.exists() {
+                keys::write_wallet(&path, &WalletKeys::generate(&mut rand::rngs::OsRng))?;
+            }
+            keys::load_wallet(&path)?
+        };
         match officers[0]
             .admit(
                 bank_id,
@@ -611,8 +636,16 @@ async fn start_gateways(
         config.operator_tokens = vec![operator_token.clone()];
         config.internal_tokens = vec![internal_token.clone()];
         config.replica = format!("devnet-{bank_id}");
-        let listen = format!("{host}:{}", port + 1 + u16::try_from(i).unwrap_or(0));
-        let listener = bind(&listen)?;
+        // The ports after the ledger's; an ephemeral one when the ledger's
+        // is (`--listen HOST:0`) or when that port is taken (the URL printed
+        // below is the one bound).
+        let next = match port {
+            0 => 0,
+            port => port.saturating_add(1 + u16::try_from(i).unwrap_or(0)),
+        };
+        let listener = std::net::TcpListener::bind((host.as_str(), next))
+            .or_else(|_| std::net::TcpListener::bind((host.as_str(), 0)))
+            .with_context(|| format!("cannot listen on {host} for {bank_id}'s gateway"))?;
         let database = args
             .data_dir
             .join(format!("gateway-{bank_id}.sqlite"))

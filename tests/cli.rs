@@ -199,6 +199,7 @@ fn devnet_once(dir: &Path, issue: u64) -> String {
     expect_ok(&[
         "devnet",
         "--once",
+        "--no-gateways",
         "--data-dir",
         path_str(dir),
         "--listen",
@@ -344,7 +345,14 @@ impl Devnet {
             .to_string_lossy();
         let stdout = dir.with_file_name(format!("{name}-{run}.stdout"));
         let stderr = dir.with_file_name(format!("{name}-{run}.stderr"));
-        let args = ["devnet", "--data-dir", path_str(dir), "--listen", &listen];
+        let args = [
+            "devnet",
+            "--no-gateways",
+            "--data-dir",
+            path_str(dir),
+            "--listen",
+            &listen,
+        ];
         let child = cbdc_command(&args)
             .args(["--issue", "5000"])
             .stdout(std::fs::File::create(&stdout).unwrap())
@@ -2337,11 +2345,22 @@ async fn ledger_serve_issues_with_two_officers_and_survives_a_crash() {
         .await
         .unwrap_err();
     assert_eq!(again.code(), Some("participant_exists"), "{again}");
+    // A bank may ask for its own float (officers still approve: nothing is
+    // issued by the proposal), never for another bank's.
+    let own = bank_client.propose("bank-1", Amount::new(1)).await.unwrap();
+    assert_eq!(own["proposer_id"], "bank-1", "{own}");
+    assert_eq!(own["state"], "open", "{own}");
+    assert_eq!(own["approvals"], serde_json::json!([]), "{own}");
+    let seen = bank_client
+        .proposal(own["id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(seen["id"], own["id"], "a bank reads its own proposal");
     let forbidden = bank_client
-        .propose("bank-1", Amount::new(1))
+        .propose("bank-2", Amount::new(1))
         .await
         .unwrap_err();
-    assert_eq!(forbidden.code(), Some("forbidden_role"), "{forbidden}");
+    assert_eq!(forbidden.code(), Some("not_own_bank"), "{forbidden}");
 
     // Maker–checker through the CLI and the client: officer 1 proposes (CLI) and
     // approves (client); one approval does not execute; a second approval by the same
@@ -2860,6 +2879,60 @@ fn a_devnet_rerun_refuses_to_replace_a_missing_key_file() {
 /// A serving devnet stops on SIGTERM exactly as on SIGINT: exit 0, its final
 /// checkpoint done (the write-ahead log folded into the database file, which
 /// alone then holds the whole ledger). Run twice, it issues once.
+/// The two-tier devnet: bank A and bank B are admitted, their floats issued
+/// once, and both gateways serve on SQLite and credit their floats (the
+/// devnet waits for that before it prints); a rerun issues nothing more and
+/// the gateways pick up their databases.
+#[test]
+fn devnet_starts_two_gateways_and_issues_their_floats_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("devnet");
+    let run = || {
+        expect_ok(&[
+            "devnet",
+            "--once",
+            "--data-dir",
+            path_str(&dir),
+            "--listen",
+            "127.0.0.1:0",
+            "--issue",
+            "5000",
+        ])
+    };
+    let first = run();
+    for bank in ["bank-a", "bank-b"] {
+        assert!(
+            first.contains(&format!("admitted bank {bank}\n")),
+            "{first}"
+        );
+        assert!(
+            first.contains(&format!("issued 10000000 minor units to {bank}'s float\n")),
+            "{first}"
+        );
+        assert!(
+            first.contains(&format!("gateway       {bank} http://127.0.0.1:")),
+            "{first}"
+        );
+        assert!(dir.join(format!("gateway-{bank}.sqlite")).exists());
+        assert!(dir
+            .join("keys")
+            .join(format!("{bank}-gateway.json"))
+            .exists());
+    }
+    let second = run();
+    assert!(
+        !second.contains("'s float"),
+        "a rerun issued again:\n{second}"
+    );
+    assert!(!second.contains("admitted bank bank-"), "{second}");
+    for bank in ["bank-a", "bank-b"] {
+        assert!(
+            second.contains(&format!("gateway       {bank} http://127.0.0.1:")),
+            "{second}"
+        );
+    }
+}
+
 #[test]
 fn devnet_issues_once_and_stops_cleanly_on_sigterm_and_sigint() {
     let tmp = tempfile::tempdir().unwrap();

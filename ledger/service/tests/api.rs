@@ -280,11 +280,12 @@ async fn every_bad_request_on_every_route_is_a_4xx_json_error() {
         ("GET", "/v1/ledger", false),
         ("GET", "/v1/participants", false),
         ("POST", "/v1/governance", true),
-        ("POST", "/v1/issuances", true),
+        // A bank may propose its own float and read its own proposals.
+        ("POST", "/v1/issuances", false),
         (
             "GET",
             "/v1/issuances/00000000000000000000000000000000",
-            true,
+            false,
         ),
         (
             "POST",
@@ -510,6 +511,15 @@ async fn every_bad_request_on_every_route_is_a_4xx_json_error() {
             code,
         );
     }
+    // A bank proposing for another bank is refused before anything else.
+    let body = serde_json::to_vec(&json!({"bank_id": "bank-b", "amount": 5})).unwrap();
+    let headers = sign(&net.bank.spend, "POST", "/v1/issuances", &body, now_ms());
+    assert_error(
+        "a bank proposing for another bank",
+        &raw(&base, "POST", "/v1/issuances", body, headers).await,
+        403,
+        "not_own_bank",
+    );
     // Transactions that are not transactions.
     let bank = &net.bank.spend;
     for (body, code) in [
