@@ -136,17 +136,7 @@ pub struct Settings {
 impl ServeArgs {
     pub fn settings(self) -> Result<Settings> {
         let file: FileConfig = match &self.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                toml::from_str(&text).map_err(|e| {
-                    anyhow::anyhow!(
-                        "{} is not a valid gateway configuration: {}",
-                        path.display(),
-                        e.message().trim_end().replace('\n', "; ")
-                    )
-                })?
-            }
+            Some(path) => crate::serve::read_config(path)?,
             None => FileConfig::default(),
         };
         let bank_id = self.bank_id.or(file.bank_id).context(

@@ -77,6 +77,24 @@ pub struct OfficerConfig {
     pub key: String,
 }
 
+/// Reads a TOML configuration file (`cbdc ledger serve`, `cbdc gateway
+/// serve`); a mistake is one line naming the file and the line. (toml's own
+/// `Display` draws the offending line over several lines.)
+pub fn read_config<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map_or(0, |span| text[..span.start].matches('\n').count() + 1);
+        anyhow::anyhow!(
+            "{} is not a valid configuration (line {line}): {}",
+            path.display(),
+            e.message().trim_end().replace('\n', "; ")
+        )
+    })
+}
+
 pub struct Settings {
     pub listen: String,
     pub database_url: String,
@@ -91,22 +109,7 @@ pub struct Settings {
 impl ServeArgs {
     pub fn settings(self) -> Result<Settings> {
         let file: FileConfig = match &self.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                // toml's own Display draws the offending line over several lines;
-                // errors here are one line.
-                toml::from_str(&text).map_err(|e| {
-                    let line = e
-                        .span()
-                        .map_or(0, |span| text[..span.start].matches('\n').count() + 1);
-                    anyhow::anyhow!(
-                        "{} is not a valid configuration (line {line}): {}",
-                        path.display(),
-                        e.message().trim_end().replace('\n', "; ")
-                    )
-                })?
-            }
+            Some(path) => read_config(path)?,
             None => FileConfig::default(),
         };
         let mut officers = file.officers;
