@@ -207,11 +207,7 @@ fn wallet_view(
         crate::store::StoreError::Corrupt("the float is not a customer wallet".into())
     })?;
     let paid_today = ops::paid_today(conn, wallet.id, crate::store::now_ms())?;
-    let held_total: u64 = bank::held(conn, 10_000)?
-        .iter()
-        .filter(|n| n.wallet_id == wallet.id)
-        .map(|n| u64::try_from(n.value).unwrap_or(0))
-        .sum();
+    let held_total = bank::held_total(conn, wallet.id)?;
     Ok(WalletView {
         wallet_id: wallet.id,
         customer_id: wallet.customer_id.unwrap_or_default(),
@@ -658,7 +654,7 @@ async fn get_payment(
                 format!("no payment {payment_id} of this wallet"),
             )
         })?;
-    let outcome = state.outcome(op.id, None).await?;
+    let outcome = state.outcome(op.id).await?;
     let same = if outcome.op.kind == OpKind::Pay.as_str() {
         Some(outcome.op.payee_wallet_id.is_some())
     } else {
@@ -828,12 +824,7 @@ async fn cash_deposit(
 ) -> Result<web::Json<AccountView>, ApiError> {
     let id = id.into_inner();
     let body = body.into_inner();
-    if body.amount == 0 || body.amount > i64::MAX as u64 {
-        return Err(ApiError::bad_request(
-            "bad_amount",
-            "the amount is 1 to 2^63 - 1",
-        ));
-    }
+    check_amount(body.amount)?;
     if body.reference.is_empty() || body.reference.len() > 200 {
         return Err(ApiError::bad_request(
             "bad_reference",
@@ -842,26 +833,7 @@ async fn cash_deposit(
     }
     let account = state
         .store
-        .write_async(move |c| {
-            if bank::account(c, id)?.is_none() {
-                return Ok(None);
-            }
-            let reference = format!("cash:{}", body.reference);
-            let booked = crate::store::schema::deposit_entries::table
-                .filter(crate::store::schema::deposit_entries::reference.eq(&reference))
-                .count()
-                .get_result::<i64>(c)?;
-            if booked == 0 {
-                ops::deposit_add(
-                    c,
-                    id,
-                    i64::try_from(body.amount).unwrap_or(i64::MAX),
-                    &reference,
-                    crate::store::now_ms(),
-                )?;
-            }
-            bank::account(c, id)
-        })
+        .write_async(move |c| bank::cash_deposit(c, id, body.amount, &body.reference))
         .await?
         .ok_or_else(|| ApiError::not_found("unknown_account", format!("no account {id}")))?;
     Ok(web::Json(AccountView {
@@ -870,8 +842,6 @@ async fn cash_deposit(
         balance: u64::try_from(account.balance).unwrap_or(0),
     }))
 }
-
-use diesel::prelude::*;
 
 /// A deposit account and its entries.
 #[utoipa::path(tag = "operator", params(("id" = i64, Path), PageQuery),
@@ -1127,13 +1097,12 @@ async fn release_held(
             ApiError::bad_request("bad_note_id", "a note id is 64 lowercase hex characters")
         })?;
     let tiers = state.config.tiers.clone();
-    let i = id.clone();
     let result = state
         .store
-        .write_async(move |c| ops::release_held(c, &i, &tiers))
+        .write_async(move |c| ops::release_held(c, &id, &tiers))
         .await?;
-    let sweep = match result {
-        Ok(sweep) => sweep,
+    let (wallet_id, sweep) = match result {
+        Ok(released) => released,
         Err(refusal) if refusal.code == "unknown_note" => {
             return Err(ApiError::not_found("unknown_note", refusal.message))
         }
@@ -1146,18 +1115,7 @@ async fn release_held(
             state.drive(op).await?;
         }
     }
-    let note = state
-        .store
-        .read_async(move |c| {
-            Ok(crate::store::schema::notes::table
-                .find(&id)
-                .select(crate::store::schema::notes::wallet_id)
-                .first::<i64>(c)
-                .optional()?)
-        })
-        .await?
-        .ok_or_else(|| ApiError::internal("a released note vanished"))?;
-    let wallet = customer_wallet(&state, note).await?;
+    let wallet = customer_wallet(&state, wallet_id).await?;
     let tiers = state.config.tiers.clone();
     Ok(web::Json(
         state

@@ -77,7 +77,7 @@ impl Chain {
         self.metrics
             .chain_alarm
             .set(if alarm.is_some() { 1 } else { 0 });
-        Ok(alarm.map(|a| format!("{} at height {}: {}", a.kind, a.height, a.detail)))
+        Ok(alarm.as_ref().map(describe))
     }
 
     async fn raise(&self, kind: &'static str, height: u64, detail: String) -> ChainError {
@@ -103,17 +103,21 @@ impl Chain {
             tracing::warn!(target: "cbdc::security", tx = %receipt.tx_id, error = %e, "receipt refused");
             return Err(ChainError::BadReceipt(e.to_string()));
         }
-        if let Some(alarm) = self.alarm().await? {
-            return Err(ChainError::Alarm(alarm));
-        }
         self.place(&receipt.block, &receipt.block_signature).await
     }
 
     /// Checks that a signed header belongs to the history, walking the chain
-    /// up to it if it is newer than the tip.
+    /// up to it if it is newer than the tip; refused while an alarm is active.
     async fn place(&self, header: &BlockHeader, signature: &Signature) -> Result<(), ChainError> {
         let _walking = self.walk.lock().await;
-        let tip = self.store.read_async(bank::tip).await?;
+        let (alarm, tip) = self
+            .store
+            .read_async(|c| Ok((bank::active_alarm(c)?, bank::tip(c)?)))
+            .await?;
+        if let Some(alarm) = alarm {
+            self.metrics.chain_alarm.set(1);
+            return Err(ChainError::Alarm(describe(&alarm)));
+        }
         let height = header.height;
         let hash = header.hash();
         let Some(tip) = tip else {
@@ -317,6 +321,13 @@ impl Chain {
         tracing::warn!(target: "cbdc::security", alarms = count, "chain alarm acknowledged");
         Ok(count)
     }
+}
+
+fn describe(alarm: &crate::store::rows::AlarmRow) -> String {
+    format!(
+        "{} at height {}: {}",
+        alarm.kind, alarm.height, alarm.detail
+    )
 }
 
 fn header_of(row: &crate::store::rows::HeaderRow) -> Result<BlockHeader, ChainError> {

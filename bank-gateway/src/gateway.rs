@@ -11,7 +11,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use curve25519_dalek::scalar::Scalar;
 use ledger_client::LedgerClient;
 use ledger_core::{
     build_redeem, build_transfer, Address, Amount, BuildError, Commitment, NoteId, Opening,
@@ -246,13 +245,13 @@ impl Gateway {
                         .payments
                         .with_label_values(&[kind.as_str(), "failed"])
                         .inc();
-                    return self.outcome(op.id, None).await;
+                    return self.outcome(op.id).await;
                 }
             }
             op = self.reload(op.id).await?;
         }
         if op.state != op_state::BUILT {
-            return self.outcome(op.id, None).await;
+            return self.outcome(op.id).await;
         }
         let Some(bytes) = op.tx.clone() else {
             return Err(StoreError::Corrupt(format!(
@@ -277,33 +276,19 @@ impl Gateway {
                     .payments
                     .with_label_values(&[kind.as_str(), "failed"])
                     .inc();
-                return self.outcome(op.id, None).await;
+                return self.outcome(op.id).await;
             }
             Err(Submit::Unavailable(why)) => {
-                let id = op.id;
-                let text = why.clone();
-                self.store
-                    .write_async(move |c| ops::count_attempt(c, id, &text))
-                    .await?;
-                self.metrics
-                    .payments
-                    .with_label_values(&[kind.as_str(), "pending"])
-                    .inc();
-                return self.outcome(op.id, Some(why)).await;
+                return self.pending(&op, kind, PENDING_LEDGER, &why).await;
             }
         };
         if let Err(e) = self.chain.confirm(&receipt).await {
-            let why = e.to_string();
-            let id = op.id;
-            let text = why.clone();
-            self.store
-                .write_async(move |c| ops::count_attempt(c, id, &text))
-                .await?;
-            self.metrics
-                .payments
-                .with_label_values(&[kind.as_str(), "pending"])
-                .inc();
-            return self.outcome(op.id, Some(why)).await;
+            let reason = match e {
+                ChainError::Alarm(_) => PENDING_ALARM,
+                ChainError::BadReceipt(_) => PENDING_RECEIPT,
+                ChainError::Unavailable(_) => PENDING_CHAIN,
+            };
+            return self.pending(&op, kind, reason, &e.to_string()).await;
         }
         self.metrics
             .submit_seconds
@@ -322,8 +307,29 @@ impl Gateway {
                 .inc();
             self.drive_later(follow.ops);
         }
-        self.refresh_float().await;
-        self.outcome(op.id, None).await
+        self.outcome(op.id).await
+    }
+
+    /// An operation that cannot be final now: the attempt counted with its
+    /// public reason (what the API shows; the cause, which may name hosts or
+    /// database errors, goes to the log only).
+    async fn pending(
+        &self,
+        op: &OpRow,
+        kind: OpKind,
+        reason: &'static str,
+        cause: &str,
+    ) -> Result<Outcome, EngineError> {
+        tracing::warn!(op = op.id, kind = kind.as_str(), reason, %cause, "operation pending");
+        let id = op.id;
+        self.store
+            .write_async(move |c| ops::count_attempt(c, id, reason))
+            .await?;
+        self.metrics
+            .payments
+            .with_label_values(&[kind.as_str(), "pending"])
+            .inc();
+        self.outcome(id).await
     }
 
     /// Hands operations a credit started (sweeps) to the task that drives
@@ -342,11 +348,11 @@ impl Gateway {
             .ok_or_else(|| StoreError::Corrupt(format!("operation {id} vanished")).into())
     }
 
-    pub async fn outcome(&self, id: i64, pending: Option<String>) -> Result<Outcome, EngineError> {
+    pub async fn outcome(&self, id: i64) -> Result<Outcome, EngineError> {
         let op = self.reload(id).await?;
         let refusal = refusal_of(&op);
         let pending_reason = if op_state::OPEN.contains(&op.state.as_str()) {
-            pending.or_else(|| op.error_message.clone())
+            op.error_message.clone()
         } else {
             None
         };
@@ -385,7 +391,7 @@ impl Gateway {
             ),
             None => None,
         };
-        let amount = Amount::new(ops_amount(op)?);
+        let amount = Amount::new(crate::store::db_u64(op.amount, "amount")?);
         let (send, receive) = oneshot::channel();
         let started = Instant::now();
         self.provers.spawn(move || {
@@ -511,8 +517,10 @@ impl Gateway {
 
     /// Reads the ledger's feed once from the durable cursor (if this
     /// replica holds the follower's lease) and credits every new note paid
-    /// to one of the bank's addresses. Returns how many events it read.
-    pub async fn follow_once(&self) -> Result<usize, EngineError> {
+    /// to one of the bank's addresses. Returns `None` if another replica
+    /// holds the lease, else how many events it read (0 when there was
+    /// nothing new, or when an alarm paused it).
+    pub async fn follow_once(&self) -> Result<Option<usize>, EngineError> {
         let holder = self.config.replica.clone();
         let ttl = i64::try_from(self.config.follower_lease.as_millis()).unwrap_or(5_000);
         let holds = self
@@ -521,7 +529,7 @@ impl Gateway {
             .await?;
         self.metrics.follower_holder.set(i64::from(holds));
         if !holds {
-            return Ok(0);
+            return Ok(None);
         }
         let cursor: u64 = self
             .store
@@ -532,7 +540,7 @@ impl Gateway {
         let wait = u64::try_from(self.config.follower_wait.as_millis()).unwrap_or(1000);
         let page = self
             .ledger
-            .events_page(cursor, None, Some(500), wait)
+            .events_page(cursor, None, Some(FEED_PAGE), wait)
             .await
             .map_err(|e| EngineError::Ledger(e.to_string()))?;
         let mut transactions: std::collections::HashMap<
@@ -540,40 +548,38 @@ impl Gateway {
             ledger_client::wire::TransactionView,
         > = Default::default();
         let mut read = 0usize;
+        // The cursor moves in the transaction of each credit and, for the
+        // events that are not the bank's, once at the end of the page (an
+        // event read again after a crash is skipped again).
         for event in &page.events {
+            read += 1;
             if event.kind != ledger_client::wire::EventKindView::Created {
-                self.advance(event.seq).await?;
-                read += 1;
                 continue;
             }
             let owner = hex::decode(&event.owner).unwrap_or_default();
             let note_id = hex::decode(&event.note_id).unwrap_or_default();
             let tx_id = hex::decode(&event.tx_id).unwrap_or_default();
             let (n, t) = (note_id.clone(), tx_id.clone());
-            let (wallet, ours, known) = self
+            // Most of the feed is other banks' notes: one look-up decides.
+            // The bank's own operations credit their outputs when they
+            // finalise; a note already known was credited.
+            let wallet = self
                 .store
                 .read_async(move |c| {
-                    Ok((
-                        ops::wallet_by_spend_key(c, &owner)?,
-                        ops::op_by_tx(c, &t)?.is_some(),
-                        ops::note_known(c, &n)?,
-                    ))
+                    let Some(wallet) = ops::wallet_by_spend_key(c, &owner)? else {
+                        return Ok(None);
+                    };
+                    let done = ops::op_by_tx(c, &t)?.is_some() || ops::note_known(c, &n)?;
+                    Ok((!done).then_some(wallet))
                 })
                 .await?;
             let Some(wallet) = wallet else {
-                self.advance(event.seq).await?;
-                read += 1;
                 continue;
             };
-            // The bank's own operations credit their outputs when they
-            // finalise; a note already known was credited.
-            if ours || known {
-                self.advance(event.seq).await?;
-                read += 1;
-                continue;
-            }
             if !transactions.contains_key(&event.tx_id) {
-                let id = parse_tx_id(&event.tx_id)?;
+                let id: TxId = event.tx_id.parse().map_err(|_| {
+                    EngineError::Ledger("the feed named a malformed transaction id".into())
+                })?;
                 let view = self
                     .ledger
                     .transaction_view(&id)
@@ -589,7 +595,7 @@ impl Gateway {
                     // An alarm or a bad receipt: credit nothing until it is
                     // resolved; the cursor stays here.
                     tracing::warn!(error = %e, "follower paused");
-                    return Ok(read);
+                    return Ok(Some(0));
                 }
             }
             let credit = self.open_note(&wallet, &view.transaction, &note_id);
@@ -623,7 +629,6 @@ impl Gateway {
                 self.metrics.notes_credited.inc();
             }
             self.drive_later(follow.into_iter().collect());
-            read += 1;
         }
         if page.next > cursor {
             self.advance(page.next).await?;
@@ -631,10 +636,29 @@ impl Gateway {
         self.metrics
             .follower_cursor
             .set(i64::try_from(page.next).unwrap_or(i64::MAX));
+        // A short page means the feed is read to its end; after a full one
+        // the ledger says how far it goes (if it cannot, the gauge keeps its
+        // last value).
+        let lag = if page.events.len() < FEED_PAGE as usize {
+            Some(0)
+        } else {
+            match self.ledger.info().await {
+                Ok(info) => Some(info.last_event.saturating_sub(page.next)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot read the feed's end");
+                    None
+                }
+            }
+        };
+        if let Some(lag) = lag {
+            self.metrics
+                .follower_lag
+                .set(i64::try_from(lag).unwrap_or(i64::MAX));
+        }
         if !page.events.is_empty() {
             self.refresh_float().await;
         }
-        Ok(read)
+        Ok(Some(read))
     }
 
     async fn advance(&self, seq: u64) -> Result<(), EngineError> {
@@ -761,6 +785,20 @@ impl Gateway {
     }
 }
 
+/// Why an operation is still pending, as the API says it (stored in the
+/// operation's `error_message` while it is open).
+const PENDING_LEDGER: &str =
+    "ledger_unreachable: the ledger did not answer; the gateway keeps submitting the payment";
+const PENDING_ALARM: &str = "chain_alarm: the ledger's history is under an alarm; payments \
+     become final again once the bank's operator has acknowledged it";
+const PENDING_RECEIPT: &str =
+    "receipt_refused: the ledger's receipt did not verify; the gateway keeps asking for it";
+const PENDING_CHAIN: &str =
+    "chain_unchecked: the ledger's history could not be checked yet; the gateway keeps trying";
+
+/// Events the follower asks the ledger for at once.
+const FEED_PAGE: u32 = 500;
+
 enum Submit {
     Refused { code: String, message: String },
     Unavailable(String),
@@ -801,36 +839,19 @@ fn placeholder(kind: OpKind) -> OpRow {
     }
 }
 
-fn ops_amount(op: &OpRow) -> Result<u64, StoreError> {
-    crate::store::db_u64(op.amount, "amount")
-}
-
+/// The reserved notes as the core's builders take them, each opening
+/// checked against its commitment first.
 fn owned_notes(keys: &WalletKeys, notes: &[NoteRow]) -> Result<Vec<OwnedNote>, StoreError> {
     notes
         .iter()
         .map(|n| {
-            let mut id = [0u8; 32];
-            let mut blinding = [0u8; 32];
-            if n.id.len() != 32 || n.blinding.len() != 32 {
-                return Err(StoreError::Corrupt(
-                    "a note's id or blinding is not 32 bytes".into(),
-                ));
-            }
-            id.copy_from_slice(&n.id);
-            blinding.copy_from_slice(&n.blinding);
-            let blinding = Option::<Scalar>::from(Scalar::from_canonical_bytes(blinding))
-                .ok_or_else(|| StoreError::Corrupt("a stored blinding is not canonical".into()))?;
-            let opening = Opening::new(
-                Amount::new(crate::store::db_u64(n.value, "value")?),
-                blinding,
-            );
-            let commitment: [u8; 32] = n
-                .commitment
-                .as_slice()
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("a commitment is not 32 bytes".into()))?;
-            let commitment = Commitment::from_bytes(&commitment)
-                .map_err(|_| StoreError::Corrupt("a stored commitment is not a point".into()))?;
+            let id = <[u8; 32]>::try_from(n.id.as_slice())
+                .map_err(|_| StoreError::Corrupt("a note id is not 32 bytes".into()))?;
+            let opening = n.opening()?;
+            let commitment = <[u8; 32]>::try_from(n.commitment.as_slice())
+                .ok()
+                .and_then(|c| Commitment::from_bytes(&c).ok())
+                .ok_or_else(|| StoreError::Corrupt("a stored commitment is not a point".into()))?;
             if !opening.opens(&commitment) {
                 return Err(StoreError::Corrupt(format!(
                     "note {}: the stored opening does not open its commitment",
@@ -852,11 +873,4 @@ fn parse_key(text: &str) -> Result<ledger_core::PublicKey, EngineError> {
         .map_err(|_| StoreError::Corrupt("the pinned ledger key is not hex".into()))?;
     ledger_core::PublicKey::from_bytes(&bytes)
         .map_err(|_| StoreError::Corrupt("the pinned ledger key is not a point".into()).into())
-}
-
-fn parse_tx_id(text: &str) -> Result<TxId, EngineError> {
-    let mut bytes = [0u8; 32];
-    hex::decode_to_slice(text, &mut bytes)
-        .map_err(|_| EngineError::Ledger("the feed named a malformed transaction id".into()))?;
-    Ok(TxId(bytes))
 }

@@ -144,7 +144,7 @@ impl Metrics {
             submit_seconds,
             follower_lag: gauge(
                 "follower_lag_events",
-                "events of the ledger's feed not yet read by the follower",
+                "events of the ledger's feed past the follower's cursor (0 when it has read to the end)",
             ),
             follower_cursor: gauge(
                 "follower_cursor",

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::gateway::{EngineError, Gateway};
-use crate::store::rows::{note_state, op_state};
+use crate::store::rows::note_state;
 use crate::store::{bank, state_get};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -136,11 +136,14 @@ pub async fn reconcile(gateway: &Gateway) -> Result<Reconciliation, EngineError>
             Err(e) => return Err(EngineError::Ledger(e.to_string())),
         };
         notes_checked += 1;
-        let opening = opening_of(note);
-        let commitment_ok = opening.as_ref().and_then(|o| o.commit()).is_some_and(|c| {
-            hex::encode(c.as_bytes()) == view.commitment
-                && hex::encode(&note.commitment) == view.commitment
-        });
+        let commitment_ok = note
+            .opening()
+            .ok()
+            .and_then(|o| o.commit())
+            .is_some_and(|c| {
+                hex::encode(c.as_bytes()) == view.commitment
+                    && hex::encode(&note.commitment) == view.commitment
+            });
         if !commitment_ok {
             differences.push(format!(
                 "note {}: the stored opening does not open the ledger's commitment",
@@ -222,7 +225,6 @@ pub async fn reconcile(gateway: &Gateway) -> Result<Reconciliation, EngineError>
         }
         after = page.next;
     }
-    let _ = op_state::FINAL;
     Ok(Reconciliation {
         ok: differences.is_empty() && uncredited.is_empty(),
         wallets_total,
@@ -235,15 +237,6 @@ pub async fn reconcile(gateway: &Gateway) -> Result<Reconciliation, EngineError>
         differences,
         uncredited,
     })
-}
-
-fn opening_of(note: &crate::store::rows::NoteRow) -> Option<Opening> {
-    let blinding = <[u8; 32]>::try_from(note.blinding.as_slice()).ok()?;
-    let blinding = Option::<Scalar>::from(Scalar::from_canonical_bytes(blinding))?;
-    Some(Opening::new(
-        Amount::new(u64::try_from(note.value).ok()?),
-        blinding,
-    ))
 }
 
 /// A bank's position proof (PROTOCOL.md, "Position proofs").
@@ -273,9 +266,7 @@ pub async fn position(gateway: &Gateway) -> Result<Position, EngineError> {
     let mut sum = Scalar::ZERO;
     let mut ids = Vec::with_capacity(notes.len());
     for note in &notes {
-        let opening = opening_of(note).ok_or_else(|| {
-            crate::store::StoreError::Corrupt("a stored opening is malformed".into())
-        })?;
+        let opening = note.opening()?;
         total = total
             .checked_add(opening.value().minor_units())
             .ok_or(crate::store::StoreError::OutOfRange("total holdings"))?;

@@ -4,7 +4,8 @@
 //!
 //! * the **follower** reads the ledger's feed while it holds the
 //!   `follower` lease (renewed on every page; another replica takes over
-//!   when it lapses), and keeps the float between its thresholds;
+//!   when it lapses), and, while it holds it, keeps the float between its
+//!   thresholds;
 //! * the **resumer** drives every operation idle for [`RESUME_IDLE`] (a
 //!   crashed replica's, one whose ledger call failed, one held by an alarm);
 //! * the **chain watcher** compares the ledger's latest block with the
@@ -15,7 +16,11 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpResponse, HttpServer};
+use std::time::Instant;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config, SwaggerUi};
@@ -106,6 +111,41 @@ impl Running {
     }
 }
 
+/// Counts and times every request by route pattern and status
+/// (`cbdc_gateway_http_*`), and writes the access log (`cbdc::access`: the
+/// route's pattern, never its ids or a token).
+async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let metrics = req.app_data::<api::State>().map(|s| s.metrics.clone());
+    let res = next.call(req).await?;
+    let status = res.status().as_u16();
+    let elapsed = started.elapsed();
+    if let Some(metrics) = metrics {
+        metrics
+            .requests
+            .with_label_values(&[&route, &status.to_string()])
+            .inc();
+        metrics
+            .request_seconds
+            .with_label_values(&[&route])
+            .observe(elapsed.as_secs_f64());
+    }
+    tracing::info!(
+        target: "cbdc::access",
+        method = %method,
+        route = %route,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1e3,
+        "request"
+    );
+    Ok(res)
+}
+
 fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(64 * 1024)
@@ -161,6 +201,7 @@ pub async fn start(
                     SwaggerUi::new("/docs/{_:.*}")
                         .config(Config::new(["/openapi.json"]).validator_url("none")),
                 )
+                .wrap(from_fn(observe))
                 .default_service(web::to(|| async {
                     HttpResponse::NotFound().json(serde_json::json!({
                         "code": "no_route", "message": "no such route (see /openapi.json)"
@@ -196,14 +237,18 @@ pub async fn start(
     tasks.push(tokio::spawn(async move {
         loop {
             match g.follow_once().await {
-                Ok(0) => {
+                // Another replica follows (and manages the float).
+                Ok(None) => tokio::time::sleep(Duration::from_millis(200)).await,
+                Ok(Some(0)) => {
+                    // Only the lease's holder: two replicas must not both
+                    // propose an issuance or redeem the same excess.
                     if let Err(e) = g.manage_float_once().await {
                         tracing::warn!(error = %e, "float management failed");
                     }
-                    // Not the holder, or nothing new: the long poll waited.
+                    // Nothing new (the long poll waited) or paused by an alarm.
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                Ok(_) => {}
+                Ok(Some(_)) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "follower: cannot read the ledger's feed");
                     tokio::time::sleep(Duration::from_secs(1)).await;

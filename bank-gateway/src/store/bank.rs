@@ -302,6 +302,49 @@ pub fn held(conn: &mut AnyConnection, limit: i64) -> Result<Vec<NoteRow>, StoreE
         .load(conn)?)
 }
 
+/// What is held for an operator in one wallet (in no balance).
+pub fn held_total(conn: &mut AnyConnection, wallet_id: i64) -> Result<u64, StoreError> {
+    let values: Vec<i64> = notes::table
+        .filter(notes::wallet_id.eq(wallet_id))
+        .filter(notes::state.eq(note_state::HELD))
+        .select(notes::value)
+        .load(conn)?;
+    values.iter().try_fold(0u64, |sum, v| {
+        sum.checked_add(super::db_u64(*v, "note value")?)
+            .ok_or(StoreError::OutOfRange("held total"))
+    })
+}
+
+/// Books a cash deposit into an account once per `reference` (a second
+/// booking of one reference changes nothing). `None` if there is no such
+/// account.
+pub fn cash_deposit(
+    conn: &mut AnyConnection,
+    account_id: i64,
+    amount: u64,
+    reference: &str,
+) -> Result<Option<DepositRow>, StoreError> {
+    if account(conn, account_id)?.is_none() {
+        return Ok(None);
+    }
+    let reference = format!("cash:{reference}");
+    let booked = deposit_entries::table
+        .filter(deposit_entries::reference.eq(&reference))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0;
+    if !booked {
+        super::ops::deposit_add(
+            conn,
+            account_id,
+            db_i64(amount, "amount")?,
+            &reference,
+            now_ms(),
+        )?;
+    }
+    account(conn, account_id)
+}
+
 /// Every note the bank holds now (unspent, reserved or held): what a
 /// position proof sums.
 pub fn holdings(conn: &mut AnyConnection) -> Result<Vec<NoteRow>, StoreError> {

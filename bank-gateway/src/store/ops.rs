@@ -982,12 +982,13 @@ pub fn credit(
 }
 
 /// Releases a held note to its wallet (an operator action), with the same
-/// rules as a new credit except that the hold is lifted.
+/// rules as a new credit except that the hold is lifted. Returns the wallet
+/// and the sweep started, if any.
 pub fn release_held(
     conn: &mut AnyConnection,
     note_id: &[u8],
     tiers: &Tiers,
-) -> Result<Result<Option<i64>, Refusal>, StoreError> {
+) -> Result<Result<(i64, Option<i64>), Refusal>, StoreError> {
     let Some(note) = notes::table
         .find(note_id)
         .select(NoteRow::as_select())
@@ -1030,7 +1031,9 @@ pub fn release_held(
         commitment: note.commitment,
         created_tx: note.created_tx,
     };
-    Ok(Ok(credit(conn, &new, "released", None, tiers, now_ms())?))
+    let wallet_id = new.wallet_id;
+    let sweep = credit(conn, &new, "released", None, tiers, now_ms())?;
+    Ok(Ok((wallet_id, sweep)))
 }
 
 pub fn flag_note(

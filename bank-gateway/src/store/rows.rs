@@ -1,8 +1,11 @@
 //! Rows as the gateway reads them.
 
+use curve25519_dalek::scalar::Scalar;
 use diesel::prelude::*;
+use ledger_core::{Amount, Opening};
 
 use super::schema::*;
+use super::{db_u64, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = customers)]
@@ -75,6 +78,26 @@ pub struct NoteRow {
     pub reason: Option<String>,
     pub credited_ms: i64,
     pub spent_ms: Option<i64>,
+}
+
+impl NoteRow {
+    /// The opening the bank keeps of this note (value and blinding), refused
+    /// if the stored blinding is not a canonical scalar.
+    pub fn opening(&self) -> Result<Opening, StoreError> {
+        let blinding = <[u8; 32]>::try_from(self.blinding.as_slice())
+            .ok()
+            .and_then(|b| Option::<Scalar>::from(Scalar::from_canonical_bytes(b)))
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "note {}: the stored blinding is not a canonical scalar",
+                    hex::encode(&self.id)
+                ))
+            })?;
+        Ok(Opening::new(
+            Amount::new(db_u64(self.value, "note value")?),
+            blinding,
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -42,6 +42,10 @@ pub struct LedgerInfo {
     /// The hash of block 0, which names the ledger key and the first officers.
     #[schema(value_type = Option<core_json::Hex32>)]
     pub genesis_hash: Option<String>,
+    /// The number of the last event of the feed (0 before the first): how
+    /// far a follower at `after = N` is behind is `last_event - N`.
+    #[serde(default)]
+    pub last_event: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

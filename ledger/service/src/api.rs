@@ -673,13 +673,18 @@ async fn ledger_info(
     signed.no_body()?;
     let governance = state.governance();
     let ledger = state.get_ref().clone();
-    let genesis = blocking(move || Ok(ledger.store().block(0)?)).await?;
+    let (genesis, head) = blocking(move || {
+        let store = ledger.store();
+        Ok((store.block(0)?, store.chain_head()?))
+    })
+    .await?;
     Ok(web::Json(LedgerInfo {
         ledger_key: hex::encode(state.public_key().as_bytes()),
         threshold: governance.threshold as u64,
         supply_ceiling: governance.supply_ceiling.minor_units(),
         governance_sequence: governance.entries,
         genesis_hash: genesis.map(|b| hex::encode(b.sealed.hash)),
+        last_event: head.next_event_seq.saturating_sub(1),
     }))
 }
 
