@@ -268,9 +268,9 @@ fn payment_view(outcome: &Outcome, same_bank: Option<bool>) -> PaymentView {
     }
 }
 
-/// The answer to an operation: 200 with the payment, 422 for a refusal,
-/// 409 for a reused idempotency key, 422 `ledger_refused` if the ledger
-/// refused it.
+/// The answer to an operation: 200 with the payment (final, pending or
+/// failed), 422 for a refusal, 409 for a reused idempotency key or
+/// `notes_in_flight`.
 fn answer(outcome: Outcome, same_bank: Option<bool>) -> Result<HttpResponse, ApiError> {
     if outcome.key_reused {
         return Err(ApiError::conflict(
@@ -280,7 +280,12 @@ fn answer(outcome: Outcome, same_bank: Option<bool>) -> Result<HttpResponse, Api
     }
     let view = payment_view(&outcome, same_bank);
     if let Some(refusal) = &outcome.refusal {
-        let mut error = ApiError::unprocessable(&refusal.code, refusal.message.clone());
+        // Trying again soon may succeed: a conflict, not a refusal.
+        let mut error = if refusal.code == ops::NOTES_IN_FLIGHT {
+            ApiError::conflict(&refusal.code, refusal.message.clone())
+        } else {
+            ApiError::unprocessable(&refusal.code, refusal.message.clone())
+        };
         error.extra = Some(serde_json::json!({
             "limit": refusal.limit,
             "remaining": refusal.remaining,
@@ -480,7 +485,8 @@ async fn wallet_history(
 /// key with the same body answers the first result, with another body 409.
 #[utoipa::path(tag = "wallets", params(("id" = i64, Path), ("Idempotency-Key" = String, Header)), request_body = PayRequest,
     responses((status = 200, body = PaymentView, description = "final, or pending while the ledger cannot be reached"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`idempotency_conflict` (the key was used with another body), or `notes_in_flight` (the wallet's money is in another payment still in flight: try again)"),
         (status = 422, body = ErrorBody, description = "refused: `per_payment_limit`, `per_day_limit`, `payee_balance_limit`, `insufficient_funds`, `wallet_frozen`, `payee_frozen` … (with `limit`, `remaining`, `payment_id`)")),
     security(("bearer" = [])))]
 #[post("/v1/wallets/{id}/payments")]
@@ -511,23 +517,59 @@ async fn pay(
         ));
     }
     let hash = request_hash(&["pay", &to_text, &body.amount.to_string()]);
-    // The reverse waterfall: top up from the linked deposit first.
-    let mut topped_up = None;
-    if wallet.auto_topup && !wallet.frozen {
-        if let Some(account) = wallet.deposit_account_id {
-            let balance = db_u64(wallet.balance, "balance")?;
-            if body.amount > balance {
+    let request = OpRequest {
+        kind: OpKind::Pay,
+        wallet_id: wallet.id,
+        amount: body.amount,
+        to_address: Some(to_text),
+        payee_wallet_id: payee.as_ref().map(|p| p.id),
+        deposit_account_id: None,
+        idempotency_key: Some(key.clone()),
+        request_hash: Some(hash.clone()),
+        parent_id: None,
+    };
+    // The reverse waterfall: a payment above the balance is first topped up
+    // from the linked deposit, once per idempotency key (a replay reports
+    // the first top-up), and only if the payment's own limits allow it.
+    let topup_key = format!("topup:{key}");
+    let (first, earlier) = {
+        let (key, topup_key) = (key.clone(), topup_key.clone());
+        state
+            .store
+            .read_async(move |c| Ok((ops::op_by_key(c, &key)?, ops::op_by_key(c, &topup_key)?)))
+            .await?
+    };
+    let mut topped_up = earlier
+        .filter(|t| t.state == op_state::FINAL)
+        .map(|t| db_u64(t.amount, "amount"))
+        .transpose()?;
+    let balance = db_u64(wallet.balance, "balance")?;
+    if let (None, None, true, false, Some(account)) = (
+        &first,
+        topped_up,
+        wallet.auto_topup,
+        wallet.frozen,
+        wallet.deposit_account_id,
+    ) {
+        if body.amount > balance {
+            let (payer, pay, tiers) = (wallet.clone(), request.clone(), state.config.tiers.clone());
+            let refused = state
+                .store
+                .read_async(move |c| {
+                    ops::pay_limits(c, &payer, &pay, &tiers, crate::store::now_ms())
+                })
+                .await?;
+            if refused.is_none() {
                 let shortfall = body.amount - balance;
-                let float = state.float.clone();
                 let topup = OpRequest {
                     kind: OpKind::Fund,
-                    wallet_id: float.id,
+                    wallet_id: state.float.id,
                     amount: shortfall,
                     to_address: Some(wallet.address.clone()),
                     payee_wallet_id: Some(wallet.id),
                     deposit_account_id: Some(account),
-                    idempotency_key: Some(format!("topup:{key}")),
-                    request_hash: Some(hash.clone()),
+                    idempotency_key: Some(topup_key),
+                    request_hash: Some(hash),
                     parent_id: None,
                 };
                 let outcome = state.submit_op(topup).await?;
@@ -536,19 +578,10 @@ async fn pay(
                 }
                 topped_up = Some(shortfall);
             }
+            // Else the payment below is refused by that limit, and nothing
+            // was topped up.
         }
     }
-    let request = OpRequest {
-        kind: OpKind::Pay,
-        wallet_id: wallet.id,
-        amount: body.amount,
-        to_address: Some(to_text),
-        payee_wallet_id: payee.as_ref().map(|p| p.id),
-        deposit_account_id: None,
-        idempotency_key: Some(key),
-        request_hash: Some(hash),
-        parent_id: None,
-    };
     let mut outcome = state.submit_op(request).await?;
     outcome.topped_up = topped_up;
     answer(outcome, Some(payee.is_some()))
@@ -602,7 +635,7 @@ async fn fund_or_defund(
 /// Moves money from the wallet's linked deposit account into the wallet.
 #[utoipa::path(tag = "wallets", params(("id" = i64, Path), ("Idempotency-Key" = String, Header)), request_body = AmountRequest,
     responses((status = 200, body = PaymentView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody, description = "`balance_limit`, `insufficient_deposit`, `insufficient_float`, `no_linked_account`, `wallet_frozen`")),
+        (status = 409, body = ErrorBody, description = "`idempotency_conflict`, or `notes_in_flight` (try again)"), (status = 422, body = ErrorBody, description = "`balance_limit`, `insufficient_deposit`, `insufficient_float`, `no_linked_account`, `wallet_frozen`")),
     security(("bearer" = [])))]
 #[post("/v1/wallets/{id}/fund")]
 async fn fund(
@@ -618,7 +651,7 @@ async fn fund(
 /// Moves money from the wallet back to its linked deposit account.
 #[utoipa::path(tag = "wallets", params(("id" = i64, Path), ("Idempotency-Key" = String, Header)), request_body = AmountRequest,
     responses((status = 200, body = PaymentView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody, description = "`insufficient_funds`, `no_linked_account`, `wallet_frozen`")),
+        (status = 409, body = ErrorBody, description = "`idempotency_conflict`, or `notes_in_flight` (try again)"), (status = 422, body = ErrorBody, description = "`insufficient_funds`, `no_linked_account`, `wallet_frozen`")),
     security(("bearer" = [])))]
 #[post("/v1/wallets/{id}/defund")]
 async fn defund(

@@ -173,12 +173,29 @@ impl Gateway {
 
     /// Reserves and drives an operation to its end (or as far as it can go now).
     pub async fn submit_op(&self, request: OpRequest) -> Result<Outcome, EngineError> {
-        let tiers = self.config.tiers.clone();
         let kind = request.kind;
-        let reserved = self
-            .store
-            .write_async(move |c| ops::reserve(c, &request, &tiers))
-            .await?;
+        // A payment whose money is partly in another payment in flight waits
+        // for that one's change (a few tens of milliseconds when the ledger
+        // answers), for at most IN_FLIGHT_WAIT.
+        let deadline = Instant::now() + IN_FLIGHT_WAIT;
+        let mut pause = Duration::from_millis(10);
+        let reserved = loop {
+            let tiers = self.config.tiers.clone();
+            let attempt = request.clone();
+            let reserved = self
+                .store
+                .write_async(move |c| ops::reserve(c, &attempt, &tiers))
+                .await?;
+            match &reserved {
+                Reserved::Refused(refusal, _)
+                    if refusal.code == ops::NOTES_IN_FLIGHT && Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(200));
+                }
+                _ => break reserved,
+            }
+        };
         match reserved {
             Reserved::New(op) => self.drive(op).await,
             Reserved::Existing(op) => {
@@ -795,6 +812,10 @@ const PENDING_RECEIPT: &str =
     "receipt_refused: the ledger's receipt did not verify; the gateway keeps asking for it";
 const PENDING_CHAIN: &str =
     "chain_unchecked: the ledger's history could not be checked yet; the gateway keeps trying";
+
+/// How long a payment waits for the change of another payment of its
+/// wallet before it is refused `notes_in_flight`.
+const IN_FLIGHT_WAIT: Duration = Duration::from_secs(10);
 
 /// Events the follower asks the ledger for at once.
 const FEED_PAGE: u32 = 500;

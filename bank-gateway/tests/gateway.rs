@@ -395,7 +395,6 @@ async fn an_incoming_payment_over_the_limit_without_a_deposit_is_refused_or_held
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "known gateway bug (issue 11 note): the top-up runs before the payment's own limit checks, and a replay reports a recomputed topped_up"]
 async fn the_reverse_waterfall_tops_a_payment_up_from_the_deposit() {
     let ledger = Ledger::start().await;
     let (_a, a) = bank(&ledger, "bank-a", FLOAT).await;
@@ -993,7 +992,6 @@ async fn the_per_day_limit_holds_against_racing_payments() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "known gateway bug (issue 11 note): a payment finding every note reserved is refused too_many_notes instead of waiting for the change"]
 async fn payments_racing_from_a_wallet_of_one_note_all_go_through() {
     let ledger = Ledger::start().await;
     let (_a, a) = bank(&ledger, "bank-a", FLOAT).await;

@@ -106,6 +106,11 @@ impl Refusal {
     }
 }
 
+/// The refusal of a payment that would fit once another payment of the
+/// same wallet is final (its change back): not recorded under the
+/// idempotency key, since trying again soon may succeed.
+pub const NOTES_IN_FLIGHT: &str = "notes_in_flight";
+
 #[derive(Debug)]
 pub enum Reserved {
     /// A new operation, reserved; drive it.
@@ -196,7 +201,7 @@ pub fn op_by_tx(conn: &mut AnyConnection, tx_id: &[u8]) -> Result<Option<OpRow>,
         .optional()?)
 }
 
-fn op_by_key(conn: &mut AnyConnection, key: &str) -> Result<Option<OpRow>, StoreError> {
+pub fn op_by_key(conn: &mut AnyConnection, key: &str) -> Result<Option<OpRow>, StoreError> {
     Ok(operations::table
         .filter(operations::idempotency_key.eq(key))
         .select(OpRow::as_select())
@@ -328,6 +333,7 @@ pub fn reserve(
             apply_reservation(conn, request, &op, &notes, now)?;
             Ok(Reserved::New(op))
         }
+        Err(refusal) if refusal.code == NOTES_IN_FLIGHT => Ok(Reserved::Refused(refusal, None)),
         Err(refusal) => {
             let recorded = match &request.idempotency_key {
                 Some(_) => Some(insert_op(
@@ -441,52 +447,8 @@ fn check(
         OpKind::Sweep | OpKind::Redeem => {}
     }
     if request.kind == OpKind::Pay {
-        if let Some((tier, limits)) = wallet_limits(conn, &payer, tiers)? {
-            if amount > limits.per_payment_max {
-                return Ok(Err(Refusal::limit(
-                    "per_payment",
-                    limits.per_payment_max,
-                    format!(
-                        "{amount} exceeds the {tier} tier's per-payment limit of {}",
-                        limits.per_payment_max
-                    ),
-                )));
-            }
-            let today = paid_today(conn, payer.id, now)?;
-            let left = limits.per_day_max.saturating_sub(today);
-            if amount > left {
-                return Ok(Err(Refusal::limit(
-                    "per_day",
-                    left,
-                    format!(
-                        "{amount} exceeds what is left of the {tier} tier's daily limit of {} \
-                         today: {left}",
-                        limits.per_day_max
-                    ),
-                )));
-            }
-        }
-        if let Some(payee_id) = request.payee_wallet_id {
-            let payee = wallet(conn, payee_id)?
-                .ok_or_else(|| StoreError::Corrupt(format!("no wallet {payee_id}")))?;
-            if payee.frozen {
-                return Ok(Err(Refusal::new(
-                    "payee_frozen",
-                    "the payee's wallet is frozen and cannot be paid into",
-                )));
-            }
-            if payee.deposit_account_id.is_none() {
-                if let Some((_, room)) = holding_excess(conn, &payee, tiers, amount)? {
-                    return Ok(Err(Refusal::limit(
-                        "payee_balance",
-                        room,
-                        format!(
-                            "paying {amount} would take the payee over its balance limit (it \
-                             has no linked deposit account to sweep to); {room} fits"
-                        ),
-                    )));
-                }
-            }
+        if let Some(refusal) = pay_limits(conn, &payer, request, tiers, now)? {
+            return Ok(Err(refusal));
         }
     }
     let balance = db_u64(payer.balance, "balance")?;
@@ -504,6 +466,67 @@ fn check(
         }));
     }
     select_notes(conn, payer.id, amount)
+}
+
+/// The limits a payment answers to besides the funds: the payer's tier
+/// (per payment, per day) and, at this bank, the payee's state and holding
+/// limit. The reverse waterfall asks these before it tops a payment up.
+pub fn pay_limits(
+    conn: &mut AnyConnection,
+    payer: &WalletRow,
+    request: &OpRequest,
+    tiers: &Tiers,
+    now: i64,
+) -> Result<Option<Refusal>, StoreError> {
+    let amount = request.amount;
+    if let Some((tier, limits)) = wallet_limits(conn, payer, tiers)? {
+        if amount > limits.per_payment_max {
+            return Ok(Some(Refusal::limit(
+                "per_payment",
+                limits.per_payment_max,
+                format!(
+                    "{amount} exceeds the {tier} tier's per-payment limit of {}",
+                    limits.per_payment_max
+                ),
+            )));
+        }
+        let today = paid_today(conn, payer.id, now)?;
+        let left = limits.per_day_max.saturating_sub(today);
+        if amount > left {
+            return Ok(Some(Refusal::limit(
+                "per_day",
+                left,
+                format!(
+                    "{amount} exceeds what is left of the {tier} tier's daily limit of {} \
+                     today: {left}",
+                    limits.per_day_max
+                ),
+            )));
+        }
+    }
+    if let Some(payee_id) = request.payee_wallet_id {
+        let payee = wallet(conn, payee_id)?
+            .ok_or_else(|| StoreError::Corrupt(format!("no wallet {payee_id}")))?;
+        if payee.frozen {
+            return Ok(Some(Refusal::new(
+                "payee_frozen",
+                "the payee's wallet is frozen and cannot be paid into",
+            )));
+        }
+        if payee.deposit_account_id.is_none() {
+            if let Some((_, room)) = holding_excess(conn, &payee, tiers, amount)? {
+                return Ok(Some(Refusal::limit(
+                    "payee_balance",
+                    room,
+                    format!(
+                        "paying {amount} would take the payee over its balance limit (it \
+                         has no linked deposit account to sweep to); {room} fits"
+                    ),
+                )));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Largest notes first, as few as pay `amount`, at most the core's input limit.
@@ -529,6 +552,22 @@ fn select_notes(
         chosen.push(note);
     }
     if total < amount {
+        // The balance covers it (checked before), so either the money sits
+        // in more notes than one transaction spends, or part of it is in
+        // notes another payment of this wallet has reserved and whose
+        // change is not back yet.
+        let reserved = notes::table
+            .filter(notes::wallet_id.eq(wallet_id))
+            .filter(notes::state.eq(note_state::RESERVED))
+            .count()
+            .get_result::<i64>(conn)?;
+        if reserved > 0 {
+            return Ok(Err(Refusal::new(
+                NOTES_IN_FLIGHT,
+                "part of this wallet's money is in a payment still in flight; try again in a \
+                 moment",
+            )));
+        }
         return Ok(Err(Refusal::new(
             "too_many_notes",
             format!(
