@@ -4,13 +4,19 @@
 #
 # The caller sets, before sourcing: BASE (server URL without a database),
 # PORT, TARGET_DIR, WORK (a scratch directory), and SERVER_PID="".
-# Afterwards CBDC is the binary and LEDGER_URL the ledger's address.
+# Afterwards CBDC is the binary and LEDGER_URL the ledger's address. With
+# CBDC_BIN set, that binary is used and nothing is built.
 
 LEDGER_URL="http://127.0.0.1:$PORT"
 
-echo "building cbdc (release)" >&2
-cargo build --release --quiet --bin cbdc
-CBDC="$TARGET_DIR/release/cbdc"
+# CBDC_BIN names a binary already built (nothing is built then).
+if [ -n "${CBDC_BIN:-}" ]; then
+    CBDC=$CBDC_BIN
+else
+    echo "building cbdc (release)" >&2
+    cargo build --release --quiet --bin cbdc
+    CBDC="$TARGET_DIR/release/cbdc"
+fi
 
 load_average() { uptime | sed 's/.*load average/load average/'; }
 

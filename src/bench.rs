@@ -11,8 +11,12 @@
 //! `/metrics` say the server spent the time on.
 //!
 //! Targets implement [`Target`] (how to make a client and send one prepared
-//! request); their setup is theirs. Only the ledger exists today; the bank gateway
-//! and the wallet API become further [`TargetKind`]s.
+//! request); their setup is theirs. Two exist: the ledger, and a bank's gateway
+//! (`--target gateway`): each client is a customer with its own wallet paying
+//! fresh addresses through the internal API, and the same run first measures
+//! the proving ceiling (the core's `build_transfer` on all cores, nothing else
+//! running) that the gateway is compared with. The wallet API becomes a further
+//! [`TargetKind`].
 //!
 //! Measured requests are never retried: a retry would hide the rejections the
 //! report is there to show. Building never happens during the submit phase, so
@@ -55,6 +59,9 @@ const LATENCY_MAX_US: u64 = 120_000_000;
 pub enum TargetKind {
     /// The central bank's ledger: signed 1-input 2-output transfers to `/v1/transactions`.
     Ledger,
+    /// A bank's gateway: customers' payments through its internal API
+    /// (`POST /v1/wallets/{id}/payments`), each proven, submitted and checked.
+    Gateway,
 }
 
 #[derive(clap::Args, Debug)]
@@ -65,12 +72,29 @@ pub struct BenchArgs {
     /// The ledger's base URL.
     #[arg(long, env = "CBDC_LEDGER_URL", default_value = "http://127.0.0.1:7400")]
     pub ledger: String,
-    /// Officer signing key files (repeat; as many as the ledger's issuance threshold).
-    #[arg(long = "officer-key", required = true)]
+    /// Officer signing key files (repeat; as many as the ledger's issuance
+    /// threshold). Ledger target.
+    #[arg(long = "officer-key")]
     pub officer_keys: Vec<PathBuf>,
-    /// The bank's wallet key file (`cbdc keygen --wallet`); it owns and spends the notes.
+    /// The bank's wallet key file (`cbdc keygen --wallet`); it owns and spends
+    /// the notes. Ledger target.
     #[arg(long)]
-    pub bank_key: PathBuf,
+    pub bank_key: Option<PathBuf>,
+    /// A gateway's base URL; repeat for replicas of one bank (on one database):
+    /// client `i` pays through the `i mod n`-th. Gateway target.
+    #[arg(long = "gateway", value_name = "URL")]
+    pub gateways: Vec<String>,
+    /// A bearer token of the gateway's internal API (the wallet API's). Gateway target.
+    #[arg(long)]
+    pub internal_token: Option<String>,
+    /// A bearer token of the gateway's operator API (to open the customers'
+    /// deposit accounts during setup). Gateway target.
+    #[arg(long)]
+    pub operator_token: Option<String>,
+    /// Transfers the proving baseline builds on all cores before the measured
+    /// phase (gateway target; 0 skips it).
+    #[arg(long, default_value_t = 1_000)]
+    pub baseline: usize,
     /// The bank's participant id (admitted if absent).
     #[arg(long, default_value = "bench-bank")]
     pub bank_id: String,
@@ -91,8 +115,8 @@ pub trait Target: Send + Sync + 'static {
     type Request: Send + Sync + 'static;
     type Client: Send + 'static;
 
-    /// A client with its own connections; one per concurrent task.
-    fn client(&self) -> Self::Client;
+    /// The client of concurrent task `index`, with its own connections.
+    fn client(&self, index: usize) -> Self::Client;
 
     /// Sends one request; on failure, the error code to count it under.
     fn send(
@@ -111,7 +135,7 @@ impl Target for LedgerTarget {
     type Request = Transaction;
     type Client = LedgerClient;
 
-    fn client(&self) -> LedgerClient {
+    fn client(&self, _index: usize) -> LedgerClient {
         LedgerClient::new(&self.base, self.key.clone())
     }
 
@@ -154,7 +178,7 @@ pub async fn measure<T: Target>(
     ensure!(clients >= 1, "at least one client");
     let next = Arc::new(AtomicUsize::new(0));
     // Clients are made before the clock starts; connections open on first use.
-    let tasks: Vec<T::Client> = (0..clients).map(|_| target.client()).collect();
+    let tasks: Vec<T::Client> = (0..clients).map(|i| target.client(i)).collect();
     let started = Instant::now();
     let mut handles = Vec::with_capacity(clients);
     for client in tasks {
@@ -300,6 +324,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     );
     let report = match args.target {
         TargetKind::Ledger => bench_ledger(&args).await?,
+        TargetKind::Gateway => bench_gateway(&args).await?,
     };
     if args.json {
         println!(
@@ -329,6 +354,22 @@ pub struct Report {
     pub server: Option<ServerStats>,
     /// Where the host's CPU went during the submit phase (Linux only).
     pub cpu: Option<crate::host::CpuUse>,
+    /// The proving ceiling measured in the same run (gateway target).
+    pub baseline: Option<Baseline>,
+    /// Mean milliseconds per operation in each of the gateway's steps over the
+    /// submit phase, summed over its replicas (gateway target).
+    pub gateway_steps: Option<BTreeMap<String, f64>>,
+}
+
+/// The core's `build_transfer` (one input, two outputs) on every core with
+/// nothing else running: what proving alone allows.
+#[derive(Debug, Serialize)]
+pub struct Baseline {
+    pub transfers: usize,
+    pub seconds: f64,
+    pub transfers_per_second: f64,
+    /// Measured payments per second as a share of the baseline's rate.
+    pub share: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -394,6 +435,8 @@ impl Report {
             setup_seconds: setup.as_secs_f64(),
             server,
             cpu,
+            baseline: None,
+            gateway_steps: None,
         }
     }
 
@@ -447,15 +490,35 @@ impl Report {
                 percent(s.commit_busy),
             ));
         }
+        if let Some(steps) = &self.gateway_steps {
+            let parts: Vec<String> = bank_gateway::metrics::STEPS
+                .iter()
+                .filter_map(|step| steps.get(*step).map(|ms| format!("{step} {ms:.2}")))
+                .collect();
+            out.push_str(&format!(
+                "gateway (from /metrics, submit phase, mean ms per operation): {}\n",
+                parts.join(", ")
+            ));
+        }
         if let Some(c) = &self.cpu {
             out.push_str(&format!(
-                "host CPU (submit phase, {} busy {:.0} %): per transaction ledger {:.3} ms, postgres {:.3} ms, load generator {:.3} ms, other {:.3} ms\n",
+                "host CPU (submit phase, {} busy {:.0} %): per transaction ledger {:.3} ms, gateway {:.3} ms, postgres {:.3} ms, load generator {:.3} ms, other {:.3} ms\n",
                 crate::counted(c.cores, "core", "cores"),
                 c.host_busy * 100.0,
                 c.ledger_ms,
+                c.gateway_ms,
                 c.postgres_ms,
                 c.load_generator_ms,
                 c.other_ms,
+            ));
+        }
+        if let Some(b) = &self.baseline {
+            out.push_str(&format!(
+                "baseline (same run, before the submit phase): build_transfer on all cores, {} in {:.2} s = {:.0}/s; the gateway reached {:.0} % of it\n",
+                crate::counted(b.transfers, "transfer", "transfers"),
+                b.seconds,
+                b.transfers_per_second,
+                b.share * 100.0
             ));
         }
         out
@@ -463,7 +526,15 @@ impl Report {
 }
 
 async fn bench_ledger(args: &BenchArgs) -> Result<Report> {
-    let bank = keys::load_wallet(&args.bank_key)?;
+    ensure!(
+        !args.officer_keys.is_empty(),
+        "--target ledger needs --officer-key (as many as the issuance threshold)"
+    );
+    let bank_key = args
+        .bank_key
+        .as_ref()
+        .context("--target ledger needs --bank-key")?;
+    let bank = keys::load_wallet(bank_key)?;
     let officers = args
         .officer_keys
         .iter()
@@ -617,7 +688,9 @@ async fn fund_notes(
         issued.len() == 1 && issued[0].owner == bank.spend.public_key(),
         "bank {} is admitted with other keys than {}; use another --bank-id",
         args.bank_id,
-        args.bank_key.display()
+        args.bank_key
+            .as_ref()
+            .map_or_else(String::new, |p| p.display().to_string())
     );
 
     let submitter = LedgerTarget {
@@ -716,6 +789,405 @@ fn split_sizes(leaves: u64) -> Vec<u64> {
     children
 }
 
+// ---------------------------------------------------------------------------
+// The bank gateway as a target
+
+/// Largest amount of one measured payment (minor units): each pays a random
+/// amount from 1 to this, so every payment has a payee output and a change.
+const PAYMENT_MAX: u64 = 100;
+
+/// Payments from one customer's wallet per client: client `i` pays from
+/// wallet `i` through gateway `i mod replicas`, one payment at a time (the
+/// wallet's change from one payment funds the next).
+pub struct GatewayTarget {
+    /// Per client: the payments route of its wallet.
+    routes: Vec<String>,
+    token: String,
+}
+
+pub struct GatewayClient {
+    http: reqwest::Client,
+    route: String,
+    token: String,
+}
+
+/// One prepared payment: a fresh payee address, an amount, its idempotency key.
+pub struct GatewayPayment {
+    body: serde_json::Value,
+    key: String,
+}
+
+impl Target for GatewayTarget {
+    type Request = GatewayPayment;
+    type Client = GatewayClient;
+
+    fn client(&self, index: usize) -> GatewayClient {
+        GatewayClient {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("an HTTP client"),
+            route: self.routes[index % self.routes.len()].clone(),
+            token: self.token.clone(),
+        }
+    }
+
+    async fn send(client: &GatewayClient, payment: &GatewayPayment) -> Result<(), String> {
+        let answer = client
+            .http
+            .post(&client.route)
+            .bearer_auth(&client.token)
+            .header("Idempotency-Key", &payment.key)
+            .json(&payment.body)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    "timeout".to_string()
+                } else {
+                    "transport".to_string()
+                }
+            })?;
+        let status = answer.status();
+        let body: serde_json::Value = answer.json().await.map_err(|_| "bad_answer".to_string())?;
+        if !status.is_success() {
+            return Err(body["code"]
+                .as_str()
+                .map_or_else(|| format!("http_{}", status.as_u16()), str::to_string));
+        }
+        match body["state"].as_str() {
+            Some("final") => Ok(()),
+            Some(state) => Err(match body["pending_reason"].as_str() {
+                Some(reason) => format!("{state}:{reason}"),
+                None => state.to_string(),
+            }),
+            None => Err("bad_answer".into()),
+        }
+    }
+}
+
+/// A small typed caller of the gateway's APIs for the setup phase.
+struct GatewayCalls {
+    http: reqwest::Client,
+    base: String,
+    internal: String,
+    operator: String,
+}
+
+impl GatewayCalls {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        operator: bool,
+        key: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Result<serde_json::Value> {
+        let token = if operator {
+            &self.operator
+        } else {
+            &self.internal
+        };
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer = request
+            .send()
+            .await
+            .with_context(|| format!("{method} {}{path}", self.base))?;
+        let status = answer.status();
+        let text = answer.text().await.unwrap_or_default();
+        ensure!(
+            status.is_success(),
+            "{method} {path}: the gateway answered {status}: {text}"
+        );
+        serde_json::from_str(&text).with_context(|| format!("{method} {path}: not JSON: {text}"))
+    }
+}
+
+fn field_i64(value: &serde_json::Value, name: &str) -> Result<i64> {
+    value[name]
+        .as_i64()
+        .with_context(|| format!("the gateway's answer has no `{name}`: {value}"))
+}
+
+/// Measures payments through a bank's gateway. Setup (not measured): one
+/// customer per client, raised to the verified tier, with a deposit account
+/// holding enough cash for its share of the payments, linked and funded into
+/// the wallet (out of the bank's float, which must be large enough). Then the
+/// baseline, then the measured payments.
+async fn bench_gateway(args: &BenchArgs) -> Result<Report> {
+    ensure!(
+        !args.gateways.is_empty(),
+        "--target gateway needs --gateway URL (repeat it for replicas of one bank)"
+    );
+    let internal = args
+        .internal_token
+        .clone()
+        .context("--target gateway needs --internal-token")?;
+    let operator = args
+        .operator_token
+        .clone()
+        .context("--target gateway needs --operator-token (the setup opens deposit accounts)")?;
+    let bases: Vec<String> = args
+        .gateways
+        .iter()
+        .map(|g| g.trim_end_matches('/').to_string())
+        .collect();
+    let calls = GatewayCalls {
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()?,
+        base: bases[0].clone(),
+        internal: internal.clone(),
+        operator,
+    };
+    let setup_started = Instant::now();
+    let per_wallet = u64::try_from(args.transactions.div_ceil(args.clients))
+        .expect("bounded by TRANSACTIONS_MAX");
+    let fund = per_wallet * PAYMENT_MAX;
+    let clients = u64::try_from(args.clients).expect("bounded by CLIENTS_MAX");
+    let float = calls
+        .call(reqwest::Method::GET, "/v1/operator/float", true, None, None)
+        .await
+        .context("reading the bank's float")?;
+    let float_balance = float["balance"].as_u64().unwrap_or(0);
+    ensure!(
+        float_balance >= fund * clients,
+        "the bank's float holds {float_balance}; funding {} with {fund} each needs {}",
+        crate::counted(args.clients, "wallet", "wallets"),
+        fund * clients
+    );
+    let mut routes = Vec::with_capacity(args.clients);
+    let progress = Progress::start(
+        &format!(
+            "setup: opening and funding {}",
+            crate::counted(args.clients, "wallet", "wallets")
+        ),
+        args.clients,
+    );
+    let run: u64 = rand::thread_rng().gen_range(0..1_000_000_000);
+    for i in 0..args.clients {
+        let phone = format!("+1{run:09}{i:04}");
+        let opened = calls
+            .call(
+                reqwest::Method::POST,
+                "/v1/wallets",
+                false,
+                None,
+                Some(serde_json::json!({ "phone": phone })),
+            )
+            .await?;
+        let wallet = field_i64(&opened, "wallet_id")?;
+        let customer = field_i64(&opened, "customer_id")?;
+        calls
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/operator/customers/{customer}/tier"),
+                true,
+                None,
+                Some(serde_json::json!({
+                    "tier": "verified",
+                    "national_id": format!("BENCH{run:09}{i:04}"),
+                })),
+            )
+            .await?;
+        let account = calls
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/operator/customers/{customer}/accounts"),
+                true,
+                None,
+                None,
+            )
+            .await?;
+        let account = field_i64(&account, "account_id")?;
+        calls
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/operator/accounts/{account}/deposits"),
+                true,
+                None,
+                Some(serde_json::json!({
+                    "amount": fund,
+                    "reference": format!("bench-{run}-{i}"),
+                })),
+            )
+            .await?;
+        calls
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/operator/wallets/{wallet}/link"),
+                true,
+                None,
+                Some(serde_json::json!({ "account_id": account })),
+            )
+            .await?;
+        let funded = calls
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/wallets/{wallet}/fund"),
+                false,
+                Some(&format!("bench-fund-{run}-{i}")),
+                Some(serde_json::json!({ "amount": fund })),
+            )
+            .await?;
+        ensure!(
+            funded["state"] == "final",
+            "funding wallet {wallet} did not become final: {funded}"
+        );
+        routes.push(format!(
+            "{}/v1/wallets/{wallet}/payments",
+            bases[i % bases.len()]
+        ));
+        progress.get().add(1);
+    }
+    progress.finish();
+    let mut rng = rand::thread_rng();
+    let payments: Vec<GatewayPayment> = (0..args.transactions)
+        .map(|i| GatewayPayment {
+            body: serde_json::json!({
+                "to": WalletKeys::generate(&mut rng).address().to_string(),
+                "amount": rng.gen_range(1..=PAYMENT_MAX),
+            }),
+            key: format!("bench-pay-{run}-{i}"),
+        })
+        .collect();
+    let setup = setup_started.elapsed();
+
+    let baseline = if args.baseline > 0 {
+        Some(tokio::task::block_in_place(|| {
+            proving_baseline(args.baseline)
+        })?)
+    } else {
+        None
+    };
+
+    let target = GatewayTarget {
+        routes,
+        token: internal,
+    };
+    let before = scrape_all(&bases).await;
+    let ledger_before = scrape_metrics(&args.ledger).await;
+    let cpu_before = crate::host::Snapshot::take();
+    let progress = Progress::start(
+        &format!(
+            "paying with {}",
+            crate::counted(args.clients, "client", "clients")
+        ),
+        payments.len(),
+    );
+    let measurement = measure(
+        &target,
+        Arc::new(payments),
+        args.clients,
+        Some(progress.get()),
+    )
+    .await?;
+    let cpu_after = crate::host::Snapshot::take();
+    progress.finish();
+    let after = scrape_all(&bases).await;
+    let ledger_after = scrape_metrics(&args.ledger).await;
+    let server = match (ledger_before, ledger_after) {
+        (Some(b), Some(a)) => Some(server_stats(&b, &a, measurement.elapsed)),
+        _ => None,
+    };
+    let mut report = Report::new(
+        "gateway",
+        &bases.join(" "),
+        args.clients,
+        &measurement,
+        setup,
+        server,
+        cpu_before
+            .zip(cpu_after)
+            .map(|(b, a)| b.until(&a, measurement.accepted)),
+    );
+    report.gateway_steps = Some(step_means(&before, &after));
+    report.baseline = baseline.map(|(transfers, seconds)| {
+        let rate = count_f64(transfers) / seconds;
+        Baseline {
+            transfers,
+            seconds,
+            transfers_per_second: rate,
+            share: report.transactions_per_second / rate,
+        }
+    });
+    Ok(report)
+}
+
+/// Builds `n` one-input two-output transfers of local notes on every core,
+/// as the gateway's prover pool does: (transfers, seconds).
+fn proving_baseline(n: usize) -> Result<(usize, f64)> {
+    let mut rng = rand::thread_rng();
+    let owner = WalletKeys::generate(&mut rng);
+    let notes: Vec<OwnedNote> = (0..n)
+        .map(|i| {
+            let mut seed = [0u8; 32];
+            rng.fill(&mut seed);
+            let tx = ledger_core::TxId::of_bytes(&seed);
+            OwnedNote {
+                id: ledger_core::NoteId::derive(&tx, u32::try_from(i).unwrap_or(0)),
+                owner: owner.spend.public_key(),
+                opening: ledger_core::Opening::random(Amount::new(10_000), &mut rng),
+            }
+        })
+        .collect();
+    let started = Instant::now();
+    build_all(
+        &format!("baseline: build_transfer of {n} on all cores"),
+        &notes,
+        |note, rng| {
+            let payee = WalletKeys::generate(rng);
+            build_transfer(
+                std::slice::from_ref(&owner.spend),
+                std::slice::from_ref(note),
+                &[Payment {
+                    to: payee.address(),
+                    amount: Amount::new(rng.gen_range(1..=PAYMENT_MAX)),
+                }],
+                &owner.address(),
+                rng,
+            )
+        },
+    )?;
+    Ok((n, started.elapsed().as_secs_f64()))
+}
+
+/// Every replica's metrics, summed by series.
+async fn scrape_all(bases: &[String]) -> Scrape {
+    let mut total = Scrape::new();
+    for base in bases {
+        for (name, value) in scrape_metrics(base).await.unwrap_or_default() {
+            *total.entry(name).or_default() += value;
+        }
+    }
+    total
+}
+
+/// Mean milliseconds per operation of each gateway step between two scrapes.
+fn step_means(before: &Scrape, after: &Scrape) -> BTreeMap<String, f64> {
+    let mut means = BTreeMap::new();
+    for step in bank_gateway::metrics::STEPS {
+        let series = |part: &str| format!("cbdc_gateway_step_seconds_{part}{{step=\"{step}\"}}");
+        let delta = |name: &str| {
+            after.get(name).copied().unwrap_or(0.0) - before.get(name).copied().unwrap_or(0.0)
+        };
+        let (sum, count) = (delta(&series("sum")), delta(&series("count")));
+        if count > 0.0 {
+            means.insert(step.to_string(), sum / count * 1_000.0);
+        }
+    }
+    means
+}
+
 /// Sums and counts of the ledger's histograms, by metric name.
 type Scrape = BTreeMap<String, f64>;
 
@@ -774,32 +1246,31 @@ mod tests {
     use super::*;
     use crate::serve::{bind, open_ledger, OfficerConfig, Settings};
 
-    /// A small run against a real ledger (SQLite, in this process): every measured
-    /// transfer is accepted, and a second run reuses the admitted bank.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_small_run_commits_every_transfer() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A ledger on SQLite in this process with two officers (threshold 2):
+    /// its URL, the officers' keys and key files, and its server's handle.
+    async fn ledger(
+        dir: &std::path::Path,
+    ) -> (
+        String,
+        Vec<SecretKey>,
+        Vec<PathBuf>,
+        std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) {
         let officers: Vec<SecretKey> = (0..2)
             .map(|_| SecretKey::generate(&mut rand::rngs::OsRng))
             .collect();
         let mut officer_keys = Vec::new();
         for (i, key) in officers.iter().enumerate() {
-            let path = dir.path().join(format!("officer-{i}.json"));
+            let path = dir.join(format!("officer-{i}.json"));
             keys::write_signing(&path, key).unwrap();
             officer_keys.push(path);
         }
-        let bank_key = dir.path().join("bank.json");
-        keys::write_wallet(&bank_key, &WalletKeys::generate(&mut rand::rngs::OsRng)).unwrap();
         // The ledger opens its block key, it never creates one.
-        let block_key = dir.path().join("ledger.json");
+        let block_key = dir.join("ledger.json");
         keys::write_signing(&block_key, &SecretKey::generate(&mut rand::rngs::OsRng)).unwrap();
         let settings = Settings {
             listen: "127.0.0.1:0".into(),
-            database_url: dir
-                .path()
-                .join("ledger.sqlite")
-                .to_string_lossy()
-                .into_owned(),
+            database_url: dir.join("ledger.sqlite").to_string_lossy().into_owned(),
             block_key,
             threshold: 2,
             workers: 2,
@@ -821,13 +1292,28 @@ mod tests {
         let server = ledger_service::server::serve(ledger, listener, 2).unwrap();
         let handle = server.handle();
         tokio::spawn(server);
+        let stop = Box::pin(async move { handle.stop(true).await });
+        (url, officers, officer_keys, stop)
+    }
 
+    /// A small run against a real ledger (SQLite, in this process): every measured
+    /// transfer is accepted, and a second run reuses the admitted bank.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_run_commits_every_transfer() {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, _officers, officer_keys, handle) = ledger(dir.path()).await;
+        let bank_key = dir.path().join("bank.json");
+        keys::write_wallet(&bank_key, &WalletKeys::generate(&mut rand::rngs::OsRng)).unwrap();
         for (transactions, clients) in [(20, 4), (3, 1)] {
             let args = BenchArgs {
                 target: TargetKind::Ledger,
                 ledger: url.clone(),
                 officer_keys: officer_keys.clone(),
-                bank_key: bank_key.clone(),
+                bank_key: Some(bank_key.clone()),
+                gateways: Vec::new(),
+                internal_token: None,
+                operator_token: None,
+                baseline: 0,
                 bank_id: "bench-bank".into(),
                 transactions,
                 clients,
@@ -848,7 +1334,106 @@ mod tests {
             assert!(server.verify_ms_per_transaction.unwrap() > 0.0);
             assert!(report.table().contains("rejections: none"));
         }
-        handle.stop(true).await;
+        handle.await;
+    }
+
+    /// A small run through a real gateway (SQLite, in this process) in front
+    /// of a real ledger: every payment is final, the steps and the baseline
+    /// are reported, and the float paid exactly what the wallets were funded.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_small_gateway_run_makes_every_payment_final() {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, officers, _files, handle) = ledger(dir.path()).await;
+        let officer_clients: Vec<LedgerClient> = officers
+            .iter()
+            .map(|k| LedgerClient::new(&url, k.clone()))
+            .collect();
+        let bank = WalletKeys::generate(&mut rand::rngs::OsRng);
+        officer_clients[0]
+            .admit(
+                "bench-bank",
+                "Benchmark bank",
+                ledger_core::governance::Role::Bank,
+                &bank.spend.public_key(),
+                Some(&bank.view.public_key()),
+                &[],
+            )
+            .await
+            .unwrap();
+        let proposal = officer_clients[0]
+            .propose("bench-bank", Amount::new(1_000_000))
+            .await
+            .unwrap();
+        let id = proposal["id"].as_str().unwrap().to_string();
+        for officer in &officer_clients {
+            officer.approve(&id).await.unwrap();
+        }
+        let mut config =
+            bank_gateway::config::GatewayConfig::new("bench-bank", &url, bank, [7; 32]);
+        config.operator_tokens = vec!["bench-operator-token".into()];
+        config.internal_tokens = vec!["bench-internal-token".into()];
+        config.float = bank_gateway::config::FloatPolicy {
+            low: 0,
+            high: 0,
+            target: 0,
+        };
+        let database = dir.path().join("gateway.sqlite");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let gateway = bank_gateway::server::start(config, database.to_str().unwrap(), listener)
+            .await
+            .unwrap();
+        let base = gateway.base();
+        let http = reqwest::Client::new();
+        let float = || async {
+            let view: serde_json::Value = http
+                .get(format!("{base}/v1/operator/float"))
+                .bearer_auth("bench-operator-token")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            view["balance"].as_u64().unwrap()
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while float().await == 0 {
+            assert!(Instant::now() < deadline, "the float was never credited");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let (transactions, clients) = (12, 3);
+        let args = BenchArgs {
+            target: TargetKind::Gateway,
+            ledger: url.clone(),
+            officer_keys: Vec::new(),
+            bank_key: None,
+            bank_id: "bench-bank".into(),
+            gateways: vec![base.clone()],
+            internal_token: Some("bench-internal-token".into()),
+            operator_token: Some("bench-operator-token".into()),
+            baseline: 4,
+            transactions,
+            clients,
+            json: false,
+        };
+        let report = bench_gateway(&args).await.unwrap();
+        assert_eq!(report.accepted, 12, "{}", report.table());
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        let steps = report.gateway_steps.as_ref().unwrap();
+        for step in ["reserve", "prove", "submit", "finalize"] {
+            assert!(
+                steps.get(step).is_some_and(|ms| *ms > 0.0),
+                "{step}: {steps:?}"
+            );
+        }
+        let baseline = report.baseline.as_ref().unwrap();
+        assert_eq!(baseline.transfers, 4);
+        assert!(baseline.transfers_per_second > 0.0);
+        assert!(report.table().contains("baseline (same run"));
+        // Three wallets funded with 4 × 100 each: the float paid 1,200.
+        assert_eq!(float().await, 1_000_000 - 1_200);
+        gateway.stop().await;
+        handle.await;
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! `cbdc bench` runs on the same host as the service it loads in every
 //! benchmark of this repository, so the submit phase's CPU can be split by
 //! process: the ledger (processes named `cbdc` other than the load
-//! generator), PostgreSQL (processes named `postgres`), the load generator
+//! generator), a bank's gateways (processes named `cbdc` whose command line
+//! is `cbdc gateway …`), PostgreSQL (processes named `postgres`), the load generator
 //! itself, and the rest. Processes that exit during the phase (a database
 //! backend that closes, say) are missing from their group's sum but not
 //! from the host total, so their share lands in "the rest".
@@ -27,6 +28,7 @@ pub struct Snapshot {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Group {
     Ledger,
+    Gateway,
     Postgres,
     LoadGenerator,
     Other,
@@ -40,6 +42,8 @@ pub struct CpuUse {
     pub host_busy: f64,
     /// CPU milliseconds per transaction, by group.
     pub ledger_ms: f64,
+    /// Bank gateways (zero when none ran).
+    pub gateway_ms: f64,
     pub postgres_ms: f64,
     pub load_generator_ms: f64,
     pub other_ms: f64,
@@ -78,6 +82,15 @@ fn process_times(pid: u32) -> Option<(String, f64)> {
     Some((comm, (utime + stime) / TICKS_PER_SECOND))
 }
 
+/// Whether `pid`'s command line is `cbdc gateway …`.
+fn is_gateway(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| {
+        line.split(|b| *b == 0)
+            .nth(1)
+            .is_some_and(|arg| arg == b"gateway")
+    })
+}
+
 impl Snapshot {
     /// Now, or `None` where `/proc` is not readable.
     pub fn take() -> Option<Snapshot> {
@@ -97,6 +110,8 @@ impl Snapshot {
             };
             let group = if pid == me {
                 Group::LoadGenerator
+            } else if comm == "cbdc" && is_gateway(pid) {
+                Group::Gateway
             } else if comm == "cbdc" {
                 Group::Ledger
             } else if comm == "postgres" {
@@ -137,11 +152,15 @@ impl Snapshot {
                     / u32::try_from(transactions).map_or(f64::from(u32::MAX), f64::from)
             }
         };
-        let attributed = used(Group::Ledger) + used(Group::Postgres) + used(Group::LoadGenerator);
+        let attributed = used(Group::Ledger)
+            + used(Group::Gateway)
+            + used(Group::Postgres)
+            + used(Group::LoadGenerator);
         CpuUse {
             cores,
             host_busy: if total > 0.0 { busy / total } else { 0.0 },
             ledger_ms: per_tx(used(Group::Ledger)),
+            gateway_ms: per_tx(used(Group::Gateway)),
             postgres_ms: per_tx(used(Group::Postgres)),
             load_generator_ms: per_tx(used(Group::LoadGenerator)),
             other_ms: per_tx((busy - attributed).max(0.0)),

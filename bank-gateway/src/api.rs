@@ -13,7 +13,7 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::web;
 use actix_web::{get, patch, post, FromRequest, HttpRequest, HttpResponse};
-use futures_util::future::{ready, Ready};
+use futures_util::future::{ready, LocalBoxFuture, Ready};
 use ledger_core::Address;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -120,6 +120,62 @@ impl<R: Role> FromRequest for Staff<R> {
     }
 }
 
+/// A JSON body of `T`, taken as the ledger takes one: `Content-Type`
+/// `application/json` (or `…+json`), else 415 `unsupported_media_type`; at
+/// most the app's `PayloadConfig` limit (64 KiB), else 413 `body_too_large`;
+/// then [`cbdc_http::parse_json`], where `5.0` is the integer `5` as the
+/// document's `integer` says, else 400 `invalid_json`.
+pub struct JsonBody<T>(pub T);
+
+impl<T> JsonBody<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for JsonBody<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        use actix_web::HttpMessage;
+        let json = |m: &actix_web::mime::Mime| {
+            m.subtype() == actix_web::mime::JSON || m.suffix() == Some(actix_web::mime::JSON)
+        };
+        if !req.mime_type().ok().flatten().is_some_and(|m| json(&m)) {
+            return Box::pin(ready(Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as Content-Type: application/json",
+            ))));
+        }
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body = body.await.map_err(|e| {
+                if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body_too_large",
+                        "the body exceeds 64 KiB",
+                    )
+                } else {
+                    ApiError::bad_request("bad_body", format!("the body did not arrive: {e}"))
+                }
+            })?;
+            cbdc_http::parse_json(&body)
+                .map(JsonBody)
+                .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))
+        })
+    }
+}
+
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(healthz)
         .service(readyz)
@@ -155,6 +211,50 @@ pub fn routes(cfg: &mut ServiceConfig) {
 
 /// The generated document, served at `/openapi.json`.
 pub struct Document(pub String);
+
+/// What every `/v1` route may answer besides its own statuses.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Documentation only: the answers are `ApiError`s.
+enum Refusals {
+    /// `unauthorized`: no `Authorization: Bearer` token, or an unknown one.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// `forbidden`: a token of the other API (internal or operator).
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// `unavailable`: the database or the ledger cannot be reached now;
+    /// retry after `Retry-After` seconds.
+    #[response(status = 503, headers(("Retry-After" = u32, description = "seconds")))]
+    Unavailable(ErrorBody),
+}
+
+/// What a route with path or query parameters answers to malformed ones.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum InputErrors {
+    /// Malformed input: `bad_path` (an id that is not a 64-bit integer),
+    /// `bad_query`, `bad_limit`, `bad_note_id`.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+}
+
+/// What a route with a JSON body (and parameters) answers to a malformed one.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum BodyErrors {
+    /// Malformed input: `invalid_json` (not JSON, or not of the schema),
+    /// `bad_path`, `bad_phone`, `bad_amount`, `bad_address`, `bad_reference`,
+    /// `idempotency_key_required`, `bad_idempotency_key`, `unknown_tier`,
+    /// `bad_national_id`, `national_id_required`.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// `body_too_large`: the body exceeds 64 KiB.
+    #[response(status = 413)]
+    BodyTooLarge(ErrorBody),
+    /// `unsupported_media_type`: the body is not `application/json`.
+    #[response(status = 415)]
+    UnsupportedMediaType(ErrorBody),
+}
 
 // ---- operations ----
 
@@ -351,13 +451,13 @@ async fn customer_wallet(state: &State, id: i64) -> Result<WalletRow, ApiError> 
 
 /// Opens a wallet (onboarding the customer at the lowest tier if the phone is new).
 #[utoipa::path(tag = "wallets", request_body = OpenWalletRequest,
-    responses((status = 201, body = OpenedWallet), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    responses((status = 201, body = OpenedWallet), BodyErrors, Refusals),
     security(("bearer" = [])))]
 #[post("/v1/wallets")]
 async fn open_wallet(
     state: State,
     _staff: Staff<Internal>,
-    body: web::Json<OpenWalletRequest>,
+    body: JsonBody<OpenWalletRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let phone = body.into_inner().phone;
     let digits = phone.strip_prefix('+').unwrap_or("");
@@ -378,7 +478,7 @@ async fn open_wallet(
 
 /// A wallet: balance, tier, limits and what is left of today's.
 #[utoipa::path(tag = "wallets", params(("id" = i64, Path)),
-    responses((status = 200, body = WalletView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = WalletView), (status = 404, body = ErrorBody), InputErrors, Refusals), security(("bearer" = [])))]
 #[get("/v1/wallets/{id}")]
 async fn get_wallet(
     state: State,
@@ -397,13 +497,13 @@ async fn get_wallet(
 
 /// The customer's settings of a wallet (the reverse waterfall).
 #[utoipa::path(tag = "wallets", params(("id" = i64, Path)), request_body = WalletSettings,
-    responses((status = 200, body = WalletView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = WalletView), (status = 404, body = ErrorBody), BodyErrors, Refusals), security(("bearer" = [])))]
 #[patch("/v1/wallets/{id}")]
 async fn patch_wallet(
     state: State,
     _staff: Staff<Internal>,
     id: web::Path<i64>,
-    body: web::Json<WalletSettings>,
+    body: JsonBody<WalletSettings>,
 ) -> Result<web::Json<WalletView>, ApiError> {
     let wallet = customer_wallet(&state, id.into_inner()).await?;
     let on = body.auto_topup;
@@ -422,14 +522,29 @@ async fn patch_wallet(
     ))
 }
 
+/// A page of a wallet's history, newest first.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct PageQuery {
-    /// History: entries before this id (newest first).
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Entries before this id: the `next` of the page before (none: the newest).
+    #[param(nullable = false)]
     before: Option<i64>,
-    /// Statements and lists: entries after this id (oldest first).
+    /// At most 500; 50 if not given.
+    #[param(nullable = false, minimum = 1, maximum = 500)]
+    limit: Option<i64>,
+}
+
+/// A page of a list or a statement, oldest first.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Entries after this id: the `next` of the page before (none: the first).
+    #[param(nullable = false)]
     after: Option<i64>,
     /// At most 500; 50 if not given.
+    #[param(nullable = false, minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
@@ -454,14 +569,14 @@ fn entry_view(e: crate::store::rows::EntryRow) -> EntryView {
 }
 
 /// A wallet's history, newest first, with running balances.
-#[utoipa::path(tag = "wallets", params(("id" = i64, Path), PageQuery),
-    responses((status = 200, body = EntriesPage), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "wallets", params(("id" = i64, Path), HistoryQuery),
+    responses((status = 200, body = EntriesPage), (status = 404, body = ErrorBody), InputErrors, Refusals), security(("bearer" = [])))]
 #[get("/v1/wallets/{id}/history")]
 async fn wallet_history(
     state: State,
     _staff: Staff<Internal>,
     id: web::Path<i64>,
-    query: web::Query<PageQuery>,
+    query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<EntriesPage>, ApiError> {
     let wallet = customer_wallet(&state, id.into_inner()).await?;
     let limit = page_limit(query.limit)?;
@@ -483,11 +598,11 @@ async fn wallet_history(
 
 /// Pays an address from the wallet. `Idempotency-Key` is required: the same
 /// key with the same body answers the first result, with another body 409.
-#[utoipa::path(tag = "wallets", params(("id" = i64, Path), ("Idempotency-Key" = String, Header)), request_body = PayRequest,
+#[utoipa::path(tag = "wallets", params(("id" = i64, Path), ("Idempotency-Key" = String, Header, description = "1 to 200 visible ASCII characters: the same key with the same body answers the first result", min_length = 1, max_length = 200, pattern = "^[!-~]{1,200}$")), request_body = PayRequest,
     responses((status = 200, body = PaymentView, description = "final, or pending while the ledger cannot be reached"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "`idempotency_conflict` (the key was used with another body), or `notes_in_flight` (the wallet's money is in another payment still in flight: try again)"),
-        (status = 422, body = ErrorBody, description = "refused: `per_payment_limit`, `per_day_limit`, `payee_balance_limit`, `insufficient_funds`, `wallet_frozen`, `payee_frozen` … (with `limit`, `remaining`, `payment_id`)")),
+        (status = 422, body = ErrorBody, description = "refused: `per_payment_limit`, `per_day_limit`, `payee_balance_limit`, `insufficient_funds`, `wallet_frozen`, `payee_frozen` … (with `limit`, `remaining`, `payment_id`)"), BodyErrors, Refusals),
     security(("bearer" = [])))]
 #[post("/v1/wallets/{id}/payments")]
 async fn pay(
@@ -495,7 +610,7 @@ async fn pay(
     _staff: Staff<Internal>,
     req: HttpRequest,
     id: web::Path<i64>,
-    body: web::Json<PayRequest>,
+    body: JsonBody<PayRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let wallet = customer_wallet(&state, id.into_inner()).await?;
     let body = body.into_inner();
@@ -633,9 +748,9 @@ async fn fund_or_defund(
 }
 
 /// Moves money from the wallet's linked deposit account into the wallet.
-#[utoipa::path(tag = "wallets", params(("id" = i64, Path), ("Idempotency-Key" = String, Header)), request_body = AmountRequest,
-    responses((status = 200, body = PaymentView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "`idempotency_conflict`, or `notes_in_flight` (try again)"), (status = 422, body = ErrorBody, description = "`balance_limit`, `insufficient_deposit`, `insufficient_float`, `no_linked_account`, `wallet_frozen`")),
+#[utoipa::path(tag = "wallets", params(("id" = i64, Path), ("Idempotency-Key" = String, Header, description = "1 to 200 visible ASCII characters: the same key with the same body answers the first result", min_length = 1, max_length = 200, pattern = "^[!-~]{1,200}$")), request_body = AmountRequest,
+    responses((status = 200, body = PaymentView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`idempotency_conflict`, or `notes_in_flight` (try again)"), (status = 422, body = ErrorBody, description = "`balance_limit`, `insufficient_deposit`, `insufficient_float`, `no_linked_account`, `wallet_frozen`"), BodyErrors, Refusals),
     security(("bearer" = [])))]
 #[post("/v1/wallets/{id}/fund")]
 async fn fund(
@@ -643,15 +758,15 @@ async fn fund(
     _staff: Staff<Internal>,
     req: HttpRequest,
     id: web::Path<i64>,
-    body: web::Json<AmountRequest>,
+    body: JsonBody<AmountRequest>,
 ) -> Result<HttpResponse, ApiError> {
     fund_or_defund(state, req, id.into_inner(), body.amount, OpKind::Fund).await
 }
 
 /// Moves money from the wallet back to its linked deposit account.
-#[utoipa::path(tag = "wallets", params(("id" = i64, Path), ("Idempotency-Key" = String, Header)), request_body = AmountRequest,
-    responses((status = 200, body = PaymentView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "`idempotency_conflict`, or `notes_in_flight` (try again)"), (status = 422, body = ErrorBody, description = "`insufficient_funds`, `no_linked_account`, `wallet_frozen`")),
+#[utoipa::path(tag = "wallets", params(("id" = i64, Path), ("Idempotency-Key" = String, Header, description = "1 to 200 visible ASCII characters: the same key with the same body answers the first result", min_length = 1, max_length = 200, pattern = "^[!-~]{1,200}$")), request_body = AmountRequest,
+    responses((status = 200, body = PaymentView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`idempotency_conflict`, or `notes_in_flight` (try again)"), (status = 422, body = ErrorBody, description = "`insufficient_funds`, `no_linked_account`, `wallet_frozen`"), BodyErrors, Refusals),
     security(("bearer" = [])))]
 #[post("/v1/wallets/{id}/defund")]
 async fn defund(
@@ -659,14 +774,14 @@ async fn defund(
     _staff: Staff<Internal>,
     req: HttpRequest,
     id: web::Path<i64>,
-    body: web::Json<AmountRequest>,
+    body: JsonBody<AmountRequest>,
 ) -> Result<HttpResponse, ApiError> {
     fund_or_defund(state, req, id.into_inner(), body.amount, OpKind::Defund).await
 }
 
 /// One payment (or fund, defund, sweep) of the wallet.
 #[utoipa::path(tag = "wallets", params(("id" = i64, Path), ("payment_id" = i64, Path)),
-    responses((status = 200, body = PaymentView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = PaymentView), (status = 404, body = ErrorBody), InputErrors, Refusals), security(("bearer" = [])))]
 #[get("/v1/wallets/{id}/payments/{payment_id}")]
 async fn get_payment(
     state: State,
@@ -710,7 +825,7 @@ fn customer_view(c: crate::store::rows::CustomerRow) -> CustomerView {
 
 /// Customers, by id.
 #[utoipa::path(tag = "operator", params(PageQuery),
-    responses((status = 200, body = CustomersPage)), security(("bearer" = [])))]
+    responses((status = 200, body = CustomersPage), InputErrors, Refusals), security(("bearer" = [])))]
 #[get("/v1/operator/customers")]
 async fn list_customers(
     state: State,
@@ -766,7 +881,7 @@ async fn customer_detail(state: &State, id: i64) -> Result<CustomerDetail, ApiEr
 
 /// A customer with their wallets and deposit accounts.
 #[utoipa::path(tag = "operator", params(("id" = i64, Path)),
-    responses((status = 200, body = CustomerDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = CustomerDetail), (status = 404, body = ErrorBody), InputErrors, Refusals), security(("bearer" = [])))]
 #[get("/v1/operator/customers/{id}")]
 async fn get_customer(
     state: State,
@@ -778,13 +893,13 @@ async fn get_customer(
 
 /// Sets a customer's KYC tier (an upgrade above the lowest needs the national id).
 #[utoipa::path(tag = "operator", params(("id" = i64, Path)), request_body = TierRequest,
-    responses((status = 200, body = CustomerDetail), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = CustomerDetail), (status = 404, body = ErrorBody), BodyErrors, Refusals), security(("bearer" = [])))]
 #[post("/v1/operator/customers/{id}/tier")]
 async fn set_tier(
     state: State,
     staff: Staff<Operator>,
     id: web::Path<i64>,
-    body: web::Json<TierRequest>,
+    body: JsonBody<TierRequest>,
 ) -> Result<web::Json<CustomerDetail>, ApiError> {
     let id = id.into_inner();
     let body = body.into_inner();
@@ -794,12 +909,25 @@ async fn set_tier(
             format!("tiers are {}", state.config.tiers.order.join(", ")),
         ));
     }
-    if body.tier != state.config.tiers.lowest()
-        && body
-            .national_id
-            .as_deref()
-            .is_none_or(|n| n.trim().is_empty() || n.len() > 64)
+    // The schema's rule: 1 to 64 characters, at least one not ASCII white
+    // space; the document (`server::document`) requires it above the lowest tier.
+    let national_id_ok = |n: &str| {
+        (1..=64).contains(&n.chars().count())
+            && !n
+                .chars()
+                .all(|c| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c'))
+    };
+    if body
+        .national_id
+        .as_deref()
+        .is_some_and(|n| !national_id_ok(n))
     {
+        return Err(ApiError::bad_request(
+            "bad_national_id",
+            "a national id is 1 to 64 characters, not all white space",
+        ));
+    }
+    if body.tier != state.config.tiers.lowest() && body.national_id.is_none() {
         return Err(ApiError::bad_request(
             "national_id_required",
             "a tier above the lowest needs the customer's national id (1 to 64 characters)",
@@ -822,7 +950,7 @@ async fn set_tier(
 
 /// Opens a deposit account for the customer.
 #[utoipa::path(tag = "operator", params(("id" = i64, Path)),
-    responses((status = 201, body = AccountView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = AccountView), (status = 404, body = ErrorBody), InputErrors, Refusals), security(("bearer" = [])))]
 #[post("/v1/operator/customers/{id}/accounts")]
 async fn open_account(
     state: State,
@@ -847,18 +975,19 @@ async fn open_account(
 
 /// Books a cash deposit into an account (idempotent by `reference`).
 #[utoipa::path(tag = "operator", params(("id" = i64, Path)), request_body = CashRequest,
-    responses((status = 200, body = AccountView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = AccountView), (status = 404, body = ErrorBody), BodyErrors, Refusals), security(("bearer" = [])))]
 #[post("/v1/operator/accounts/{id}/deposits")]
 async fn cash_deposit(
     state: State,
     _staff: Staff<Operator>,
     id: web::Path<i64>,
-    body: web::Json<CashRequest>,
+    body: JsonBody<CashRequest>,
 ) -> Result<web::Json<AccountView>, ApiError> {
     let id = id.into_inner();
     let body = body.into_inner();
     check_amount(body.amount)?;
-    if body.reference.is_empty() || body.reference.len() > 200 {
+    // Characters, as the schema's maxLength counts them (not bytes).
+    if !(1..=200).contains(&body.reference.chars().count()) {
         return Err(ApiError::bad_request(
             "bad_reference",
             "a reference is 1 to 200 characters",
@@ -878,7 +1007,7 @@ async fn cash_deposit(
 
 /// A deposit account and its entries.
 #[utoipa::path(tag = "operator", params(("id" = i64, Path), PageQuery),
-    responses((status = 200, body = AccountDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = AccountDetail), (status = 404, body = ErrorBody), InputErrors, Refusals), security(("bearer" = [])))]
 #[get("/v1/operator/accounts/{id}")]
 async fn get_account(
     state: State,
@@ -919,13 +1048,13 @@ async fn get_account(
 
 /// Links a wallet to one of its customer's deposit accounts (or unlinks it).
 #[utoipa::path(tag = "operator", params(("id" = i64, Path)), request_body = LinkRequest,
-    responses((status = 200, body = WalletView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = WalletView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), BodyErrors, Refusals), security(("bearer" = [])))]
 #[post("/v1/operator/wallets/{id}/link")]
 async fn link_account(
     state: State,
     _staff: Staff<Operator>,
     id: web::Path<i64>,
-    body: web::Json<LinkRequest>,
+    body: JsonBody<LinkRequest>,
 ) -> Result<web::Json<WalletView>, ApiError> {
     let wallet = customer_wallet(&state, id.into_inner()).await?;
     let account_id = body.account_id;
@@ -989,7 +1118,7 @@ async fn set_frozen(
 /// Freezes a wallet: it cannot pay, fund or defund; payments into it from
 /// this bank are refused, from other banks held.
 #[utoipa::path(tag = "operator", params(("id" = i64, Path)),
-    responses((status = 200, body = WalletView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = WalletView), (status = 404, body = ErrorBody), InputErrors, Refusals), security(("bearer" = [])))]
 #[post("/v1/operator/wallets/{id}/freeze")]
 async fn freeze(
     state: State,
@@ -1001,7 +1130,7 @@ async fn freeze(
 
 /// Unfreezes a wallet (its held notes stay held until released).
 #[utoipa::path(tag = "operator", params(("id" = i64, Path)),
-    responses((status = 200, body = WalletView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = WalletView), (status = 404, body = ErrorBody), InputErrors, Refusals), security(("bearer" = [])))]
 #[post("/v1/operator/wallets/{id}/unfreeze")]
 async fn unfreeze(
     state: State,
@@ -1013,7 +1142,7 @@ async fn unfreeze(
 
 /// A wallet's statement: every entry, oldest first, with running balances.
 #[utoipa::path(tag = "operator", params(("id" = i64, Path), PageQuery),
-    responses((status = 200, body = EntriesPage), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = EntriesPage), (status = 404, body = ErrorBody), InputErrors, Refusals), security(("bearer" = [])))]
 #[get("/v1/operator/wallets/{id}/statement")]
 async fn statement(
     state: State,
@@ -1045,7 +1174,7 @@ async fn statement(
 }
 
 /// The float against its thresholds.
-#[utoipa::path(tag = "operator", responses((status = 200, body = FloatView)), security(("bearer" = [])))]
+#[utoipa::path(tag = "operator", responses((status = 200, body = FloatView), Refusals), security(("bearer" = [])))]
 #[get("/v1/operator/float")]
 async fn float_position(
     state: State,
@@ -1068,7 +1197,7 @@ async fn float_position(
 
 /// Incoming notes that were not credited: the memo did not open, or opened
 /// to a wrong amount.
-#[utoipa::path(tag = "operator", responses((status = 200, body = Vec<FlaggedView>)), security(("bearer" = [])))]
+#[utoipa::path(tag = "operator", responses((status = 200, body = Vec<FlaggedView>), Refusals), security(("bearer" = [])))]
 #[get("/v1/operator/flagged")]
 async fn flagged(
     state: State,
@@ -1093,7 +1222,7 @@ async fn flagged(
 
 /// Incoming payments held for an operator (a frozen wallet, a holding
 /// limit with no linked account).
-#[utoipa::path(tag = "operator", responses((status = 200, body = Vec<HeldView>)), security(("bearer" = [])))]
+#[utoipa::path(tag = "operator", responses((status = 200, body = Vec<HeldView>), Refusals), security(("bearer" = [])))]
 #[get("/v1/operator/held")]
 async fn held(state: State, _staff: Staff<Operator>) -> Result<web::Json<Vec<HeldView>>, ApiError> {
     let rows = state.store.read_async(move |c| bank::held(c, 500)).await?;
@@ -1113,8 +1242,8 @@ async fn held(state: State, _staff: Staff<Operator>) -> Result<web::Json<Vec<Hel
 
 /// Releases a held note to its wallet (refused while it would still break
 /// the rule that held it).
-#[utoipa::path(tag = "operator", params(("note_id" = String, Path)),
-    responses((status = 200, body = WalletView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+#[utoipa::path(tag = "operator", params(("note_id" = String, Path, description = "64 lowercase hex characters", min_length = 64, max_length = 64, pattern = "^[0-9a-f]{64}$")),
+    responses((status = 200, body = WalletView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), InputErrors, Refusals),
     security(("bearer" = [])))]
 #[post("/v1/operator/held/{note_id}/release")]
 async fn release_held(
@@ -1159,7 +1288,7 @@ async fn release_held(
 }
 
 /// The ledger's history as the gateway checked it, and the active alarm.
-#[utoipa::path(tag = "operator", responses((status = 200, body = ChainView)), security(("bearer" = [])))]
+#[utoipa::path(tag = "operator", responses((status = 200, body = ChainView), Refusals), security(("bearer" = [])))]
 #[get("/v1/operator/chain")]
 async fn chain_state(
     state: State,
@@ -1182,7 +1311,7 @@ async fn chain_state(
 
 /// Acknowledges the alarm: the history is checked afresh from the ledger's
 /// latest block, and payments held by the alarm are resumed.
-#[utoipa::path(tag = "operator", responses((status = 200, body = Acknowledged)), security(("bearer" = [])))]
+#[utoipa::path(tag = "operator", responses((status = 200, body = Acknowledged), Refusals), security(("bearer" = [])))]
 #[post("/v1/operator/chain/acknowledge")]
 async fn acknowledge(
     state: State,
@@ -1196,7 +1325,7 @@ async fn acknowledge(
 
 /// The reconciliation report: wallets plus float against the notes the
 /// bank holds (by the openings it keeps) and the ledger's view of them.
-#[utoipa::path(tag = "operator", responses((status = 200, body = report::Reconciliation)), security(("bearer" = [])))]
+#[utoipa::path(tag = "operator", responses((status = 200, body = report::Reconciliation), Refusals), security(("bearer" = [])))]
 #[get("/v1/operator/reconciliation")]
 async fn reconciliation(
     state: State,
@@ -1208,7 +1337,7 @@ async fn reconciliation(
 /// The bank's position proof: total holdings `V`, the sum `R` of their
 /// blindings and the notes, for anyone to check `Σ C = V·B + R·B̃` on the
 /// ledger.
-#[utoipa::path(tag = "operator", responses((status = 200, body = report::Position)), security(("bearer" = [])))]
+#[utoipa::path(tag = "operator", responses((status = 200, body = report::Position), Refusals), security(("bearer" = [])))]
 #[get("/v1/operator/position")]
 async fn position(
     state: State,

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use ledger_client::{ClientError, LedgerClient};
 use ledger_core::journal::Hash;
-use ledger_core::{BlockHeader, PublicKey, Receipt, Signature};
+use ledger_core::{BlockHeader, PublicKey, Receipt, Signature, TxId};
 
 use crate::metrics::Metrics;
 use crate::store::{bank, Store, StoreError};
@@ -96,8 +96,18 @@ impl Chain {
         ChainError::Alarm(format!("{kind} at height {height}: {detail}"))
     }
 
-    /// Checks a receipt: signature, inclusion, and its place in the history.
-    pub async fn confirm(&self, receipt: &Receipt) -> Result<(), ChainError> {
+    /// Checks that `receipt` is the receipt of transaction `tx` (a genuine
+    /// receipt of another transaction proves nothing about this one), then
+    /// its signature, its inclusion, and its place in the history.
+    pub async fn confirm(&self, tx: &TxId, receipt: &Receipt) -> Result<(), ChainError> {
+        if receipt.tx_id != *tx {
+            self.metrics.receipts_refused.inc();
+            tracing::warn!(target: "cbdc::security", tx = %tx, receipt_tx = %receipt.tx_id, "receipt of another transaction refused");
+            return Err(ChainError::BadReceipt(format!(
+                "the receipt is of transaction {}, not of {tx}",
+                receipt.tx_id
+            )));
+        }
         if let Err(e) = receipt.verify(&self.key) {
             self.metrics.receipts_refused.inc();
             tracing::warn!(target: "cbdc::security", tx = %receipt.tx_id, error = %e, "receipt refused");

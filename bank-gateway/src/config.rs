@@ -173,6 +173,43 @@ pub struct GatewayConfig {
     pub follower_wait: Duration,
     /// This process's name among the replicas (leases, logs).
     pub replica: String,
+    /// Tests only (none in production): awaited between two steps.
+    #[doc(hidden)]
+    pub step_hook: StepHook,
+}
+
+/// Where a [`StepHook`] is called: `step` is `reserved` (before building),
+/// `built` (before submitting), `sent` (the ledger's receipt in hand, before
+/// it is checked and the operation finalised) or `credited` (the follower
+/// credited a note, before the next event); `kind` the operation's kind or
+/// `follow`; `id` the operation's id or the event's sequence number.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct StepPoint {
+    pub step: &'static str,
+    pub kind: &'static str,
+    pub id: i64,
+}
+
+/// A test's hook into the gateway's steps, so a crash can be placed exactly
+/// between two of them (a hook that never completes parks the task there
+/// until the test kills the gateway). `None`, the default, does nothing.
+#[doc(hidden)]
+#[derive(Clone, Default)]
+pub struct StepHook(pub Option<std::sync::Arc<dyn Fn(StepPoint) -> StepFuture + Send + Sync>>);
+
+/// What a [`StepHook`] returns: awaited before the step goes on.
+#[doc(hidden)]
+pub type StepFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+impl std::fmt::Debug for StepHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "StepHook(set)"
+        } else {
+            "StepHook(none)"
+        })
+    }
 }
 
 impl GatewayConfig {
@@ -197,6 +234,7 @@ impl GatewayConfig {
             follower_lease: Duration::from_secs(5),
             follower_wait: Duration::from_millis(1000),
             replica: format!("{}-{}", hostname(), std::process::id()),
+            step_hook: StepHook::default(),
         }
     }
 

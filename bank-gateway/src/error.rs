@@ -1,11 +1,11 @@
 //! The one place where the gateway's errors become HTTP responses: a 4xx
 //! with `{"code", "message"}` naming the problem, or a 5xx whose cause is
 //! logged here and never sent (`internal`; `unavailable` with
-//! `Retry-After` when the database or the ledger cannot be reached).
+//! `Retry-After` when the database or the ledger cannot be reached). The
+//! shape and the `Retry-After` are the ledger's too ([`cbdc_http`]).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
 use std::fmt;
 
 use crate::gateway::EngineError;
@@ -20,11 +20,8 @@ pub struct ApiError {
     pub extra: Option<serde_json::Value>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
-    message: &'a str,
-}
+/// What a client is told of a 500 (the cause is logged, never sent).
+pub const INTERNAL_MESSAGE: &str = "internal error; the bank's operator has the details";
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
@@ -57,7 +54,7 @@ impl ApiError {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
-            "internal error; the bank's operator has the details",
+            INTERNAL_MESSAGE,
         )
     }
 
@@ -83,21 +80,15 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status);
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.insert_header(("Retry-After", "1"));
-        }
         match &self.extra {
+            // A refusal (409, 422) with its limit, remaining and payment id.
             Some(serde_json::Value::Object(extra)) => {
                 let mut body = extra.clone();
                 body.insert("code".into(), self.code.clone().into());
                 body.insert("message".into(), self.message.clone().into());
-                response.json(body)
+                HttpResponse::build(self.status).json(body)
             }
-            _ => response.json(Body {
-                code: &self.code,
-                message: &self.message,
-            }),
+            _ => cbdc_http::error_response(self.status, &self.code, &self.message),
         }
     }
 }

@@ -182,10 +182,12 @@ impl Gateway {
         let reserved = loop {
             let tiers = self.config.tiers.clone();
             let attempt = request.clone();
+            let started = Instant::now();
             let reserved = self
                 .store
                 .write_async(move |c| ops::reserve(c, &attempt, &tiers))
                 .await?;
+            self.metrics.step("reserve", started.elapsed());
             match &reserved {
                 Reserved::Refused(refusal, _)
                     if refusal.code == ops::NOTES_IN_FLIGHT && Instant::now() < deadline =>
@@ -250,6 +252,7 @@ impl Gateway {
         let kind = OpKind::parse(&op.kind)
             .ok_or_else(|| StoreError::Corrupt(format!("operation kind {}", op.kind)))?;
         if op.state == op_state::RESERVED {
+            self.step("reserved", kind.as_str(), op.id).await;
             match self.build(&op, kind).await? {
                 Ok(()) => {}
                 Err(error) => {
@@ -280,6 +283,7 @@ impl Gateway {
         let tx = Transaction::decode(&bytes).map_err(|e| {
             StoreError::Corrupt(format!("operation {}: stored transaction: {e}", op.id))
         })?;
+        self.step("built", kind.as_str(), op.id).await;
         let started = Instant::now();
         let receipt = match self.submit(&tx).await {
             Ok(receipt) => receipt,
@@ -299,7 +303,10 @@ impl Gateway {
                 return self.pending(&op, kind, PENDING_LEDGER, &why).await;
             }
         };
-        if let Err(e) = self.chain.confirm(&receipt).await {
+        self.metrics.step("submit", started.elapsed());
+        self.step("sent", kind.as_str(), op.id).await;
+        let confirming = Instant::now();
+        if let Err(e) = self.chain.confirm(&tx.id(), &receipt).await {
             let reason = match e {
                 ChainError::Alarm(_) => PENDING_ALARM,
                 ChainError::BadReceipt(_) => PENDING_RECEIPT,
@@ -307,16 +314,19 @@ impl Gateway {
             };
             return self.pending(&op, kind, reason, &e.to_string()).await;
         }
+        self.metrics.step("confirm", confirming.elapsed());
         self.metrics
             .submit_seconds
             .observe(started.elapsed().as_secs_f64());
         let receipt_json = serde_json::to_string(&receipt).expect("receipts serialise");
         let tiers = self.config.tiers.clone();
         let id = op.id;
+        let finalizing = Instant::now();
         let follow = self
             .store
             .write_async(move |c| ops::finalize(c, id, &receipt_json, &tiers))
             .await?;
+        self.metrics.step("finalize", finalizing.elapsed());
         if let Some(follow) = follow {
             self.metrics
                 .payments
@@ -347,6 +357,13 @@ impl Gateway {
             .with_label_values(&[kind.as_str(), "pending"])
             .inc();
         self.outcome(id).await
+    }
+
+    /// The configured test hook between two steps (none in production).
+    async fn step(&self, step: &'static str, kind: &'static str, id: i64) {
+        if let Some(hook) = &self.config.step_hook.0 {
+            hook(crate::config::StepPoint { step, kind, id }).await;
+        }
     }
 
     /// Hands operations a credit started (sweeps) to the task that drives
@@ -411,7 +428,10 @@ impl Gateway {
         let amount = Amount::new(crate::store::db_u64(op.amount, "amount")?);
         let (send, receive) = oneshot::channel();
         let started = Instant::now();
+        let metrics = self.metrics.clone();
         self.provers.spawn(move || {
+            metrics.step("prove_wait", started.elapsed());
+            let proving = Instant::now();
             let mut rng = rand::rngs::OsRng;
             let mut result = Err(BuildError::NoPayments);
             // A blinding sum of zero is possible only by chance: build again.
@@ -437,6 +457,7 @@ impl Gateway {
                     break;
                 }
             }
+            metrics.step("prove", proving.elapsed());
             let _ = send.send(result);
         });
         let built = receive
@@ -474,9 +495,11 @@ impl Gateway {
             .collect();
         let tx_id = built.id.to_bytes().to_vec();
         let bytes = built.tx.encode();
+        let recording = Instant::now();
         self.store
             .write_async(move |c| ops::record_built(c, id, &tx_id, &bytes, &outputs))
             .await?;
+        self.metrics.step("record", recording.elapsed());
         Ok(Ok(()))
     }
 
@@ -605,7 +628,17 @@ impl Gateway {
                 transactions.insert(event.tx_id.clone(), view);
             }
             let view = &transactions[&event.tx_id];
-            match self.chain.confirm(&view.receipt).await {
+            // The transaction the feed named, and its own receipt.
+            let named = view.transaction.id();
+            let confirmed = if named.to_string() == event.tx_id {
+                self.chain.confirm(&named, &view.receipt).await
+            } else {
+                Err(ChainError::BadReceipt(format!(
+                    "the ledger served transaction {named} for {}",
+                    event.tx_id
+                )))
+            };
+            match confirmed {
                 Ok(()) => {}
                 Err(ChainError::Unavailable(why)) => return Err(EngineError::Ledger(why)),
                 Err(e) => {
@@ -646,6 +679,8 @@ impl Gateway {
                 self.metrics.notes_credited.inc();
             }
             self.drive_later(follow.into_iter().collect());
+            self.step("credited", "follow", i64::try_from(seq).unwrap_or(i64::MAX))
+                .await;
         }
         if page.next > cursor {
             self.advance(page.next).await?;

@@ -20,6 +20,20 @@ const GIT_COMMIT: &str = match option_env!("CBDC_GIT_COMMIT") {
 pub const LIMITS: [&str; 4] = ["balance", "per_payment", "per_day", "payee_balance"];
 const KINDS: [&str; 5] = ["pay", "fund", "defund", "sweep", "redeem"];
 const OUTCOMES: [&str; 4] = ["final", "pending", "failed", "refused"];
+/// The steps of an operation `step_seconds` times: `reserve` (limits and
+/// note selection, one write), `prove_wait` (queued for a prover thread),
+/// `prove` (building and proving on that thread), `record` (storing the built
+/// transaction), `submit` (the ledger's answer, retries included), `confirm`
+/// (the receipt and chain check), `finalize` (the credit and debit, one write).
+pub const STEPS: [&str; 7] = [
+    "reserve",
+    "prove_wait",
+    "prove",
+    "record",
+    "submit",
+    "confirm",
+    "finalize",
+];
 
 pub struct Metrics {
     registry: Registry,
@@ -29,6 +43,8 @@ pub struct Metrics {
     pub limit_refusals: IntCounterVec,
     pub proving_seconds: Histogram,
     pub submit_seconds: Histogram,
+    /// Where an operation's time goes, by step ([`STEPS`]).
+    pub step_seconds: HistogramVec,
     pub follower_lag: IntGauge,
     pub follower_cursor: IntGauge,
     pub follower_holder: IntGauge,
@@ -104,6 +120,21 @@ impl Metrics {
             "submit_seconds",
             "submitting one transaction to the ledger until its checked receipt",
         );
+        let step_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "step_seconds",
+                "time an operation spends in each step (reserve, prove_wait, prove, record, submit, confirm, finalize)",
+            )
+            .namespace(NAMESPACE)
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 5.0,
+            ]),
+            &["step"],
+        )
+        .expect("metric");
+        for step in STEPS {
+            step_seconds.with_label_values(&[step]);
+        }
         let chain_alarms = IntCounterVec::new(
             Opts::new(
                 "chain_alarms_total",
@@ -142,6 +173,7 @@ impl Metrics {
             limit_refusals,
             proving_seconds,
             submit_seconds,
+            step_seconds,
             follower_lag: gauge(
                 "follower_lag_events",
                 "events of the ledger's feed past the follower's cursor (0 when it has read to the end)",
@@ -186,6 +218,7 @@ impl Metrics {
             Box::new(metrics.limit_refusals.clone()),
             Box::new(metrics.proving_seconds.clone()),
             Box::new(metrics.submit_seconds.clone()),
+            Box::new(metrics.step_seconds.clone()),
             Box::new(metrics.follower_lag.clone()),
             Box::new(metrics.follower_cursor.clone()),
             Box::new(metrics.follower_holder.clone()),
@@ -212,6 +245,13 @@ impl Metrics {
             ))
             .expect("process metric names are unique");
         metrics
+    }
+
+    /// Records `elapsed` of `step` (one of [`STEPS`]).
+    pub fn step(&self, step: &str, elapsed: std::time::Duration) {
+        self.step_seconds
+            .with_label_values(&[step])
+            .observe(elapsed.as_secs_f64());
     }
 
     pub fn render(&self) -> String {

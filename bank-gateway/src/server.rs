@@ -19,7 +19,8 @@ use std::time::Duration;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, Next};
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpServer};
+use cbdc_http::RouteTable;
 use std::time::Instant;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
@@ -44,8 +45,9 @@ pub const WATCH_EVERY: Duration = Duration::from_secs(2);
         description = "A commercial bank's gateway: the internal API the wallet API calls \
             (`/v1/wallets…`) and the operator API of the bank's staff (`/v1/operator/…`), each \
             with its own bearer tokens. Amounts are integers of minor units. Errors are \
-            `{\"code\", \"message\"}`; a refused payment (422) adds `limit`, `remaining` and \
-            `payment_id`.",
+            `{\"code\", \"message\"}` with the status documented per route; a refused payment \
+            (422, or 409 `notes_in_flight`) adds `limit`, `remaining` and `payment_id`. A \
+            documented path asked with another method is answered 405 with `Allow`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     modifiers(&Bearer),
@@ -78,6 +80,40 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .configure(api::routes)
         .split_for_parts();
     doc
+}
+
+/// The document a gateway serves: [`openapi`] with what its configuration
+/// decides — the KYC tiers a `TierRequest` may name, and that every tier but
+/// the lowest needs a `national_id`.
+pub fn document(config: &GatewayConfig) -> anyhow::Result<serde_json::Value> {
+    let mut doc = serde_json::to_value(openapi())?;
+    let tier = doc
+        .pointer_mut("/components/schemas/TierRequest")
+        .and_then(serde_json::Value::as_object_mut)
+        .ok_or_else(|| anyhow::anyhow!("the document has no TierRequest"))?;
+    let lowest = config.tiers.lowest();
+    if let Some(name) = tier
+        .get_mut("properties")
+        .and_then(|p| p.get_mut("tier"))
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        name.insert("enum".into(), serde_json::json!(config.tiers.order));
+        name.insert(
+            "description".into(),
+            format!(
+                "One of the bank's KYC tiers, lowest first; any but `{lowest}` needs `national_id`."
+            )
+            .into(),
+        );
+    }
+    tier.insert(
+        "anyOf".into(),
+        serde_json::json!([
+            { "properties": { "tier": { "const": lowest } } },
+            { "required": ["national_id"], "properties": { "national_id": { "type": "string" } } },
+        ]),
+    );
+    Ok(doc)
 }
 
 /// A running gateway.
@@ -146,26 +182,6 @@ async fn observe(
     Ok(res)
 }
 
-fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(64 * 1024)
-        .error_handler(|error, _| {
-            let (code, status) = match &error {
-                actix_web::error::JsonPayloadError::ContentType => (
-                    "unsupported_media_type",
-                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                ),
-                actix_web::error::JsonPayloadError::Overflow { .. }
-                | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => (
-                    "body_too_large",
-                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                ),
-                _ => ("invalid_json", actix_web::http::StatusCode::BAD_REQUEST),
-            };
-            ApiError::new(status, code, error.to_string()).into()
-        })
-}
-
 /// Starts a gateway on `listener` on the current tokio runtime.
 pub async fn start(
     config: GatewayConfig,
@@ -177,8 +193,10 @@ pub async fn start(
     let store = tokio::task::spawn_blocking(move || Store::open(&url)).await??;
     let (gateway, mut follow_ups) = Gateway::open(config, store).await?;
     let gateway = Arc::new(gateway);
-    let doc = openapi();
-    let document = web::Data::new(api::Document(doc.to_pretty_json()?));
+    let document = web::Data::new(api::Document(serde_json::to_string_pretty(&document(
+        &gateway.config,
+    )?)?));
+    let routes = web::Data::new(RouteTable::from_document(&openapi()));
     let state = web::Data::new(gateway.clone());
     let addr = listener.local_addr()?;
     let server = HttpServer::new(move || {
@@ -186,7 +204,9 @@ pub async fn start(
             .into_utoipa_app()
             .app_data(state.clone())
             .app_data(document.clone())
-            .app_data(json_config())
+            .app_data(routes.clone())
+            // The most a JSON body may be (`api::JsonBody`).
+            .app_data(web::PayloadConfig::new(64 * 1024))
             .app_data(web::PathConfig::default().error_handler(|e, _| {
                 ApiError::bad_request("bad_path", format!("a path segment is malformed: {e}"))
                     .into()
@@ -201,12 +221,9 @@ pub async fn start(
                     SwaggerUi::new("/docs/{_:.*}")
                         .config(Config::new(["/openapi.json"]).validator_url("none")),
                 )
+                .wrap(cbdc_http::json_errors(crate::error::INTERNAL_MESSAGE))
                 .wrap(from_fn(observe))
-                .default_service(web::to(|| async {
-                    HttpResponse::NotFound().json(serde_json::json!({
-                        "code": "no_route", "message": "no such route (see /openapi.json)"
-                    }))
-                }))
+                .default_service(web::to(cbdc_http::no_route))
             })
             .into_app()
     })

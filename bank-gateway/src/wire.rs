@@ -175,8 +175,11 @@ pub struct CustomerDetail {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TierRequest {
+    /// One of the bank's KYC tiers (the served document lists them).
     pub tier: String,
-    /// Required for any tier above the lowest.
+    /// Required for any tier above the lowest: 1 to 64 characters, not all
+    /// white space.
+    #[schema(min_length = 1, max_length = 64, pattern = r"[^\t\n\x0b\x0c\r ]")]
     pub national_id: Option<String>,
 }
 
@@ -209,7 +212,9 @@ pub struct AccountDetail {
 pub struct CashRequest {
     #[schema(minimum = 1, maximum = 9223372036854775807_u64)]
     pub amount: u64,
-    /// Unique per cash deposit: the same reference twice is booked once.
+    /// Unique per cash deposit: the same reference twice is booked once
+    /// (1 to 200 characters).
+    #[schema(min_length = 1, max_length = 200)]
     pub reference: String,
 }
 

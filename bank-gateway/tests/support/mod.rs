@@ -1379,3 +1379,14 @@ impl Mismatches {
         println!("{test}: all {} checks passed", self.checked);
     }
 }
+
+// ---------------------------------------------------------------------------
+// For tests/adversarial.rs
+
+impl Ledger {
+    /// The ledger's own database (a test that holds one of its row locks to
+    /// stop the writer in the middle of a block).
+    pub fn database(&self) -> &TestDatabase {
+        &self.db
+    }
+}

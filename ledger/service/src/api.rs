@@ -14,7 +14,6 @@ use crate::auth::{self, AuthError, RequestAuth};
 use crate::error::ApiError;
 use crate::gate::GateError;
 use crate::ledger::{now_ms, Ledger, LedgerError};
-use crate::openapi::RouteTable;
 use crate::store::{
     Admission, AuditRun, AuditState, AuditTrigger, EventKind, NonceClaim, Participant,
     ParticipantStatus, Proposal, ProposalId, ProposalState, Role,
@@ -28,14 +27,13 @@ use crate::wire::{
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, StatusCode};
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Next};
+use actix_web::middleware::{ErrorHandlers, Next};
 use actix_web::{get, post, web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use ledger_core::governance::Governance;
 use ledger_core::{NoteId, Transaction, TxId};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::json;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -83,58 +81,13 @@ pub struct Document(pub String);
 /// Rewrites error responses that did not come from [`ApiError`] (actix's own
 /// 404, 413 …) into the JSON error shape.
 pub fn json_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
-    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
-        let is_json = res
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-        if is_json {
-            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
-        }
-        let status = res.status();
-        let (code, message) = match status {
-            StatusCode::NOT_FOUND => ("no_route", "no such route"),
-            StatusCode::METHOD_NOT_ALLOWED => {
-                ("method_not_allowed", "method not allowed on this route")
-            }
-            StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", "request body too large"),
-            StatusCode::REQUEST_TIMEOUT => ("body_timeout", "the request did not arrive in time"),
-            s if s.is_client_error() => ("bad_request", "bad request"),
-            _ => (
-                "internal",
-                "internal error; the ledger operator has the details",
-            ),
-        };
-        let (req, _) = res.into_parts();
-        let response = HttpResponse::build(status)
-            .json(json!({"code": code, "message": message}))
-            .map_into_right_body();
-        Ok(ErrorHandlerResponse::Response(ServiceResponse::new(
-            req, response,
-        )))
-    })
+    cbdc_http::json_errors(crate::error::INTERNAL_MESSAGE)
 }
 
 /// The default service: `405` with `Allow` for a documented path asked with
-/// another method, `404 no_route` otherwise.
-pub async fn no_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let allowed = req
-        .app_data::<web::Data<RouteTable>>()
-        .and_then(|table| table.allowed(req.path()));
-    match allowed {
-        Some(methods) => {
-            let allow = methods.join(", ");
-            let message = format!("{} is not allowed here; allowed: {allow}", req.method());
-            Ok(HttpResponse::MethodNotAllowed()
-                .insert_header((header::ALLOW, allow))
-                .json(ErrorBody {
-                    code: "method_not_allowed".into(),
-                    message,
-                }))
-        }
-        None => Err(ApiError::not_found("no_route", "no such route")),
-    }
-}
+/// another method (the [`crate::openapi::RouteTable`] in the app's data), `404 no_route`
+/// otherwise.
+pub use cbdc_http::no_route;
 
 /// The id of the participant a signed request came from, for the access log.
 #[derive(Clone)]
@@ -409,56 +362,10 @@ impl<A: Audience + 'static> FromRequest for Signed<A> {
     }
 }
 
-/// Parses a JSON body. JSON does not tell `5` from `5.0` (nor does the
-/// document's `integer`), so when the body does not parse as it stands, a
-/// number with a fraction or exponent whose value is an exact integer of at
-/// most 2^53 in magnitude is taken as that integer and the body tried again;
-/// any other number keeps the first error.
+/// Parses a JSON body, a number written `5.0` or `5e0` taken as the integer
+/// it is ([`cbdc_http::parse_json`], the gateway's rule too).
 fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let first = match serde_json::from_slice(body) {
-        Ok(value) => return Ok(value),
-        Err(e) => e,
-    };
-    let refuse = |e: &serde_json::Error| ApiError::bad_request("invalid_json", e.to_string());
-    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return Err(refuse(&first));
-    };
-    if !integral_floats_to_integers(&mut value) {
-        return Err(refuse(&first));
-    }
-    // The number was an integer after all: what is wrong is something else.
-    serde_json::from_value(value).map_err(|e| refuse(&e))
-}
-
-/// Replaces every exactly integral float of magnitude ≤ 2^53 by its integer;
-/// whether it replaced any.
-fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
-    use serde_json::Value;
-    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
-    match value {
-        Value::Number(n) if n.is_f64() => {
-            let Some(x) = n.as_f64() else { return false };
-            if x.fract() != 0.0 || x.abs() > EXACT {
-                return false;
-            }
-            // Exact: |x| ≤ 2^53 and integral, so the conversion loses nothing.
-            #[allow(clippy::cast_possible_truncation)]
-            let integer = x as i64;
-            *value = if integer >= 0 {
-                Value::from(integer.unsigned_abs())
-            } else {
-                Value::from(integer)
-            };
-            true
-        }
-        Value::Array(items) => items.iter_mut().fold(false, |changed, item| {
-            integral_floats_to_integers(item) | changed
-        }),
-        Value::Object(map) => map.values_mut().fold(false, |changed, item| {
-            integral_floats_to_integers(item) | changed
-        }),
-        _ => false,
-    }
+    cbdc_http::parse_json(body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))
 }
 
 /// Checks the signature, the key's registration and role, and records the nonce.

@@ -11,7 +11,6 @@ use crate::store::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use ledger_core::{DecodeError, Rejection};
-use serde::Serialize;
 use std::fmt;
 
 #[derive(Debug, Clone)]
@@ -21,11 +20,8 @@ pub struct ApiError {
     pub message: String,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
-    message: &'a str,
-}
+/// What a client is told of a 500 (the cause is logged, never sent).
+pub const INTERNAL_MESSAGE: &str = "internal error; the ledger operator has the details";
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
@@ -58,7 +54,7 @@ impl ApiError {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
-            "internal error; the ledger operator has the details",
+            INTERNAL_MESSAGE,
         )
     }
 
@@ -108,14 +104,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status);
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.insert_header(("Retry-After", "1"));
-        }
-        response.json(Body {
-            code: self.code,
-            message: &self.message,
-        })
+        cbdc_http::error_response(self.status, self.code, &self.message)
     }
 }
 

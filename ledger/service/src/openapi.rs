@@ -112,77 +112,9 @@ pub fn close_actions(doc: &mut Document) {
 /// types that name them.
 pub use ledger_client::core_json;
 
-/// Which methods each documented path template answers; for `405` + `Allow`.
-#[derive(Debug, Clone, Default)]
-pub struct RouteTable {
-    routes: Vec<(Vec<Segment>, Vec<&'static str>)>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Segment {
-    Literal(String),
-    Parameter,
-}
-
-impl RouteTable {
-    pub fn from_document(doc: &Document) -> RouteTable {
-        let routes = doc
-            .paths
-            .paths
-            .iter()
-            .map(|(template, item)| {
-                let segments = template
-                    .trim_matches('/')
-                    .split('/')
-                    .map(|s| {
-                        if s.starts_with('{') && s.ends_with('}') {
-                            Segment::Parameter
-                        } else {
-                            Segment::Literal(s.to_string())
-                        }
-                    })
-                    .collect();
-                let mut methods = Vec::new();
-                for (name, present) in [
-                    ("GET", item.get.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("DELETE", item.delete.is_some()),
-                    ("PATCH", item.patch.is_some()),
-                ] {
-                    if present {
-                        methods.push(name);
-                    }
-                }
-                (segments, methods)
-            })
-            .collect();
-        RouteTable { routes }
-    }
-
-    /// The methods a path answers, if it is a documented route.
-    pub fn allowed(&self, path: &str) -> Option<Vec<&'static str>> {
-        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let mut allowed: Vec<&'static str> = Vec::new();
-        let mut found = false;
-        for (segments, methods) in &self.routes {
-            let matches = segments.len() == parts.len()
-                && segments.iter().zip(&parts).all(|(s, p)| match s {
-                    Segment::Literal(l) => l == p,
-                    Segment::Parameter => !p.is_empty(),
-                });
-            if matches {
-                found = true;
-                for m in methods {
-                    if !allowed.contains(m) {
-                        allowed.push(m);
-                    }
-                }
-            }
-        }
-        found.then_some(allowed)
-    }
-}
+/// Which methods each documented path template answers; for `405` + `Allow`
+/// (shared with the bank gateway).
+pub use cbdc_http::RouteTable;
 
 #[cfg(test)]
 mod tests {
