@@ -24,6 +24,8 @@
 #   BENCH_BASELINE     transfers the baseline builds   (1000)
 #   BENCH_PORT         the ledger's port; gateways take the next ones (7480)
 #   CARGO_TARGET_DIR   where cargo builds              (target)
+#   BENCH_LOGS         a directory to keep the services' logs in (none)
+#   CBDC_BIN           a cbdc binary to use instead of building one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,6 +57,7 @@ stop_gateways() {
 
 cleanup() {
     stop_gateways >/dev/null 2>&1 || true
+    if [ -n "${BENCH_LOGS:-}" ]; then mkdir -p "$BENCH_LOGS" && cp "$WORK"/*.log "$BENCH_LOGS"/ 2>/dev/null || true; fi
     stop_ledger >/dev/null 2>&1 || true
     psql -qX "$BASE/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
     psql -qX "$BASE/postgres" -c "DROP DATABASE IF EXISTS $GWDB WITH (FORCE)" >/dev/null 2>&1 || true

@@ -273,6 +273,11 @@ impl Chain {
         if self.alarm().await?.is_some() {
             return Ok(());
         }
+        // The tip is read before the ledger is asked: payments record newer
+        // blocks all the time, so a tip read after the ledger's answer may
+        // be past it without any rollback (a false alarm seen under load).
+        // Read first, an honest ledger's latest block is never below it.
+        let tip = self.store.read_async(bank::tip).await?;
         let latest = match self.ledger.latest_block().await {
             Ok(Some(latest)) => latest,
             Ok(None) => return Ok(()),
@@ -292,7 +297,6 @@ impl Chain {
                 )
                 .await);
         }
-        let tip = self.store.read_async(bank::tip).await?;
         if let Some(tip) = tip {
             let tip_height = u64::try_from(tip.height).unwrap_or(0);
             if latest.height < tip_height {

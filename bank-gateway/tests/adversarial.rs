@@ -642,6 +642,7 @@ async fn receipts_that_do_not_verify_are_refused_and_the_payment_is_final_once_t
                 }
             })
             .await;
+            let verified_before = ledger_metric(&ledger, "cbdc_ledger_verify_batch_size_sum").await;
             let client = x.client.clone();
             let second_tx = second.tx.clone();
             let second_sent = tokio::spawn(async move { client.submit(&second_tx).await });
@@ -653,17 +654,23 @@ async fn receipts_that_do_not_verify_are_refused_and_the_payment_is_final_once_t
             eventually(
                 "the payment and the transfer queue behind the held block",
                 || async {
+                    // Both taken by the verifiers (the sum of their batches)
+                    // and both handed on to the writer (the queue's depth
+                    // counts the writer's queue once the verifiers are done).
+                    let verified =
+                        ledger_metric(&ledger, "cbdc_ledger_verify_batch_size_sum").await;
                     let depth = ledger_metric(&ledger, "cbdc_ledger_queue_depth").await;
-                    if proxy.submits() > submits && depth >= 2.0 {
+                    if proxy.submits() > submits
+                        && verified >= verified_before + 2.0
+                        && depth >= 2.0
+                    {
                         Ok(())
                     } else {
-                        Err(format!("queue depth {depth}"))
+                        Err(format!("verified {verified}, queue depth {depth}"))
                     }
                 },
             )
             .await;
-            // Verification (a few milliseconds) hands both to the writer.
-            tokio::time::sleep(Duration::from_millis(400)).await;
             lock.release().await;
             let first_receipt = first_sent
                 .await

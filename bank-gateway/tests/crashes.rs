@@ -27,8 +27,10 @@ use std::time::{Duration, Instant};
 
 use bank_gateway::config::{GatewayConfig, StepFuture, StepHook, StepPoint};
 use bank_gateway::store::rows::{op_state, OpRow};
-use bank_gateway::store::{ops, schema, state_get, Store};
+use bank_gateway::store::{ops, schema, state_get, StoreError};
+use cbdc_db::{AnyConnection, Backend, ConnectionManager, PoolConfig};
 use diesel::prelude::*;
+use diesel::r2d2::Pool;
 use ledger_core::{Address, PublicKey, TxId};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -98,10 +100,14 @@ impl Node {
                         runtime.shutdown_timeout(STOP_MAX);
                     }
                     Stop::Kill => {
-                        // A crash: no task runs another step, nothing is
-                        // released (a parked hook is dropped with its task).
+                        // A crash: no task runs another step (a parked hook
+                        // is dropped with its task), nothing is released or
+                        // given back; only the database connections close,
+                        // as a dead process's sockets do, once the dropped
+                        // tasks let go of the gateway (PostgreSQL's
+                        // connections are shared by every test running).
                         runtime.shutdown_background();
-                        std::mem::forget(running);
+                        drop(running);
                     }
                 }
                 let _ = done_tx.send(());
@@ -194,11 +200,13 @@ impl Drop for TempDir {
 }
 
 /// A bank whose gateways all run on one database: its own PostgreSQL
-/// database, or a SQLite file. Holds the test's own view of that database.
+/// database, or a SQLite file. Holds the test's own view of that database
+/// (one connection).
 struct Site {
     bank: Bank,
     url: String,
-    store: Store,
+    pool: Pool<ConnectionManager>,
+    backend: Backend,
     restarts: AtomicUsize,
     /// Last: the SQLite file outlives the store and every gateway.
     _dir: Option<TempDir>,
@@ -222,23 +230,31 @@ impl Site {
         Site::open(bank, url, Some(dir)).await
     }
 
+    /// The schema is the gateway's to make (its first start migrates); the
+    /// test only reads, with one connection.
     async fn open(bank: Bank, url: String, dir: Option<TempDir>) -> Site {
         let opened = url.clone();
-        let store = tokio::task::spawn_blocking(move || Store::open(&opened))
-            .await
-            .expect("the opening thread does not panic")
-            .unwrap_or_else(|e| panic!("open the gateway's database {url}: {e}"));
+        let config = PoolConfig {
+            pool_size_max: 1,
+            ..PoolConfig::default()
+        };
+        let (pool, backend) =
+            tokio::task::spawn_blocking(move || cbdc_db::open_pool(&opened, config))
+                .await
+                .expect("the opening thread does not panic")
+                .unwrap_or_else(|e| panic!("open the gateway's database {url}: {e}"));
         Site {
             bank,
             url,
-            store,
+            pool,
+            backend,
             restarts: AtomicUsize::new(0),
             _dir: dir,
         }
     }
 
     fn is_sqlite(&self) -> bool {
-        self.store.backend() == cbdc_db::Backend::Sqlite
+        self.backend == Backend::Sqlite
     }
 
     /// A fresh replica of the bank's gateway (a new name each time, so a
@@ -261,14 +277,16 @@ impl Site {
 
     async fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut cbdc_db::AnyConnection) -> Result<T, bank_gateway::store::StoreError>
-            + Send
-            + 'static,
+        f: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
     ) -> T {
-        self.store
-            .read_async(f)
-            .await
-            .unwrap_or_else(|e| panic!("read the gateway's database: {e}"))
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(StoreError::Unavailable)?;
+            f(&mut conn)
+        })
+        .await
+        .expect("the reading thread does not panic")
+        .unwrap_or_else(|e| panic!("read the gateway's database: {e}"))
     }
 
     async fn op(&self, id: i64) -> OpRow {
@@ -322,23 +340,43 @@ impl Site {
 // Traps: the gateway parked between two steps
 
 /// A hook that parks the task reaching `step` of an operation of `kind`
-/// (or `follow`) for the `skip + 1`-th time, and every later one, for good;
-/// the point it parked at arrives on the receiver.
-fn trap(
-    step: &'static str,
-    kind: &'static str,
-    skip: usize,
-) -> (StepHook, tokio::sync::mpsc::UnboundedReceiver<StepPoint>) {
-    let (sprung, receiver) = tokio::sync::mpsc::unbounded_channel();
+/// (or `follow`) for the `skip + 1`-th time, and every later one — for
+/// good, unless the test opens the gate (a stalled replica waking up). The
+/// points it parked at arrive on the receiver.
+struct Trap {
+    hook: StepHook,
+    hits: tokio::sync::mpsc::UnboundedReceiver<StepPoint>,
+    gate: Arc<tokio::sync::Semaphore>,
+}
+
+fn trap(step: &'static str, kind: &'static str, skip: usize) -> Trap {
+    let (sprung, hits) = tokio::sync::mpsc::unbounded_channel();
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let seen = AtomicUsize::new(0);
+    let opens = gate.clone();
     let hook = move |point: StepPoint| -> StepFuture {
         if point.step == step && point.kind == kind && seen.fetch_add(1, Ordering::SeqCst) >= skip {
             let _ = sprung.send(point);
-            return Box::pin(std::future::pending());
+            let gate = opens.clone();
+            return Box::pin(async move {
+                let _ = gate.acquire().await;
+            });
         }
         Box::pin(std::future::ready(()))
     };
-    (StepHook(Some(Arc::new(hook))), receiver)
+    Trap {
+        hook: StepHook(Some(Arc::new(hook))),
+        hits,
+        gate,
+    }
+}
+
+impl Trap {
+    /// Lets every parked task (and every later one) go on.
+    fn open(&self) {
+        self.gate
+            .add_permits(tokio::sync::Semaphore::MAX_PERMITS / 2);
+    }
 }
 
 async fn sprung(
@@ -659,7 +697,7 @@ async fn cut_at(
 ) -> Node {
     let what = format!("a {kind:?} of {amount} at `{step}`");
     let kind_name = kind.path();
-    let (hook, mut hits) = trap(step, kind_name, 0);
+    let Trap { hook, mut hits, .. } = trap(step, kind_name, 0);
     let doomed = site.start(ledger, hook).await;
     let key = key();
     let w = customer.wallet.id;
@@ -812,6 +850,78 @@ async fn a_defund_cut_off_at_each_step_debits_the_wallet_once_and_credits_the_de
     let ledger = Ledger::start().await;
     let site = Site::postgres(&ledger, "bank-a").await;
     cut_at_every_step(&site, &ledger, Kind::Defund).await;
+}
+
+/// Not dead, only stalled: a replica parked in the middle of a fund long
+/// enough for the other replica's resumer to complete it, then woken. It
+/// finds the work done, applies nothing again, and answers the same final
+/// operation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalled_replica_that_wakes_after_the_other_completed_its_fund_applies_nothing_twice() {
+    let ledger = Ledger::start().await;
+    let site = Site::postgres(&ledger, "bank-a").await;
+    let setup = site.start_with_float(&ledger, FLOAT).await;
+    let mut customer = Customer::open(&setup.api, 900_000).await;
+    setup.stop().await;
+    let w = customer.wallet.id;
+    for (i, step) in ["reserved", "sent"].into_iter().enumerate() {
+        let what = format!("a fund stalled at `{step}`");
+        let amount = 200_000 + 1_000 * u64::try_from(i).expect("small");
+        let mut trap = trap(step, "fund", 0);
+        let stalled = site.start(&ledger, trap.hook.clone()).await;
+        let key = key();
+        let request = {
+            let (api, key) = (stalled.api.clone(), key.clone());
+            tokio::spawn(async move { send_move(&api, Kind::Fund, w, &key, amount).await })
+        };
+        let point = sprung(&mut trap.hits, &what).await;
+        let op = site.op(point.id).await;
+        assert_eq!(state_left(&ledger, Some(&op)).await, step, "{what}: {op:?}");
+        // The other replica's resumer takes it up once it has been idle.
+        let other = site.start(&ledger, StepHook::default()).await;
+        eventually(&format!("the other replica completes {what}"), || async {
+            let now = site.op(op.id).await;
+            if now.state == op_state::FINAL {
+                Ok(())
+            } else {
+                Err(now.state)
+            }
+        })
+        .await;
+        let completed = site.op(op.id).await;
+        // The stalled replica wakes and goes on from where it stopped.
+        trap.open();
+        let answer = request
+            .await
+            .expect("the request task does not panic")
+            .unwrap_or_else(|e| panic!("{what}: the stalled replica answers: {e}"));
+        let payment = answer.expect(200, &format!("{what}: the stalled replica's answer"));
+        assert_eq!(int(&payment, "id"), op.id, "{what}: {payment}");
+        assert_eq!(payment["state"], "final", "{what}: {payment}");
+        assert_eq!(
+            payment["tx_id"].as_str(),
+            completed.tx_id.as_deref().map(hex::encode).as_deref(),
+            "{what}: the transaction the other replica sent"
+        );
+        let retried = retry_until_final(&other.api, Kind::Fund, w, &key, amount).await;
+        assert_eq!(int(&retried, "id"), op.id, "{what}: the retry");
+        println!(
+            "{what}: completed by the other replica, the stalled one woke to op {} final",
+            op.id
+        );
+        customer.done.push(Done::of(Kind::Fund, &retried));
+        // Both replicas see the same books, each step applied once.
+        none_wrong(&what, &customer.check(&stalled.api, &ledger).await);
+        none_wrong(&what, &customer.check(&other.api, &ledger).await);
+        stalled.stop().await;
+        other.stop().await;
+    }
+    let node = site.start(&ledger, StepHook::default()).await;
+    node.api.until_float(FLOAT - customer.balance()).await;
+    node.api.until_height(ledger.height().await).await;
+    let report = node.api.assert_reconciled().await;
+    assert_eq!(money(&report, "in_flight"), 0, "{report}");
+    node.stop().await;
 }
 
 // ---------------------------------------------------------------------------
@@ -994,7 +1104,7 @@ async fn the_follower_killed_in_a_burst_credits_every_note_once_after_a_restart(
     let burst: Vec<u64> = (0..BURST).map(|i| 1_000 + 10 * i as u64).collect();
     pay_burst(&b.api, &senders, &incoming.address, &burst).await;
     expected.extend(&burst);
-    let (hook, mut hits) = trap("credited", "follow", 5);
+    let Trap { hook, mut hits, .. } = trap("credited", "follow", 5);
     let doomed = site.start(&ledger, hook).await;
     let point = sprung(&mut hits, "the follower's sixth credit").await;
     let credited = site.notes_of(incoming.id).await;
@@ -1070,6 +1180,7 @@ async fn the_follower_killed_in_a_burst_credits_every_note_once_after_a_restart(
     assert_eq!(money(&report, "wallets_total"), total, "{report}");
     b.api.assert_reconciled().await;
     last.stop().await;
+    b.stop().await;
 }
 
 /// The waterfall's sweep is started by a credit, driven by a follow-up task
@@ -1094,7 +1205,7 @@ async fn a_sweep_started_by_a_credit_and_cut_off_by_a_crash_is_resumed_once() {
     let mut deposit = 0;
     let mut sweeps = Vec::new();
     for step in ["reserved", "sent"] {
-        let (hook, mut hits) = trap(step, "sweep", 0);
+        let Trap { hook, mut hits, .. } = trap(step, "sweep", 0);
         let doomed = site.start(&ledger, hook).await;
         let payment = b.api.pay(sender.id, &customer.wallet.address, IN).await;
         txs.insert(payment["tx_id"].as_str().unwrap().to_string());
@@ -1200,6 +1311,7 @@ async fn a_sweep_started_by_a_credit_and_cut_off_by_a_crash_is_resumed_once() {
     let report = node.api.assert_reconciled().await;
     assert_eq!(money(&report, "in_flight"), 0, "{report}");
     node.stop().await;
+    b.stop().await;
 }
 
 // ---------------------------------------------------------------------------
