@@ -58,5 +58,8 @@ fn every_gateway_operation_answers_as_its_document_says_under_schemathesis() {
         role.lines().any(|l| l.contains("\"status\": 405")),
         "no request of the role pass was answered 405"
     );
-    println!("{stderr}(scripts/fuzz-gateway.sh took {:.0?})", started.elapsed());
+    println!(
+        "{stderr}(scripts/fuzz-gateway.sh took {:.0?})",
+        started.elapsed()
+    );
 }
