@@ -316,6 +316,27 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         start_gateways(&args, &devnet_keys, &base, [&officer1, &officer2]).await?
     };
 
+    let wallet_api = if gateways.is_empty() {
+        None
+    } else {
+        Some(start_wallet_api(&args, &devnet_keys, &gateways).await?)
+    };
+
+    if let Some(w) = &wallet_api {
+        // Where `cbdc demo` finds the running services.
+        let urls = crate::demo::DevnetUrls {
+            ledger: base.clone(),
+            gateways: gateways
+                .iter()
+                .map(|g| (g.bank_id.to_string(), g.running.base()))
+                .collect(),
+            wallet_api: w.running.base(),
+        };
+        let path = dir.join("devnet.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&urls)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+
     let audit = officer1.audit().await?;
     if audit["state"] != "passed" {
         bail!("the audit failed: {}", audit["problem"]);
@@ -389,6 +410,26 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
             gateway.operator_token
         );
     }
+    if let Some(w) = &wallet_api {
+        let url = w.running.base();
+        println!("wallet API    {url}  (API page {url}/docs/, metrics {url}/metrics)");
+        println!(
+            "              operator token {}  demo app key {}",
+            w.operator_token, w.app_key
+        );
+        println!(
+            "              demo wallet {} at {} (token {})",
+            w.wallet_id, GATEWAY_BANKS[0].0, w.wallet_token
+        );
+        println!(
+            "              curl -H 'X-Cbdc-App-Key: {}' -H 'Authorization: Bearer {}' \\\n                {url}/v1/wallets/{}",
+            w.app_key, w.wallet_token, w.wallet_id
+        );
+        println!(
+            "demo          cbdc demo --data-dir {}   (the two-tier flow, step by step)",
+            path_word(dir)
+        );
+    }
     let officer_key = |i: usize| path_word(&officer_files[i]);
     if args.once {
         println!(
@@ -430,6 +471,9 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         )
         .await?
     };
+    if let Some(w) = wallet_api {
+        w.running.stop().await;
+    }
     for gateway in gateways {
         gateway.running.stop().await;
     }
@@ -542,26 +586,162 @@ fn gateway_secrets(path: &Path) -> Result<(String, String, String)> {
             field("internal_token")?,
         ));
     }
-    let random = || {
-        let mut bytes = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
-        hex::encode(bytes)
-    };
-    let (kek, operator, internal) = (random(), random(), random());
-    let text = serde_json::to_string_pretty(&serde_json::json!({
-        "kind": "cbdc-devnet-gateway-secrets",
-        "kek": kek, "operator_token": operator, "internal_token": internal,
-    }))?;
+    let (kek, operator, internal) = (random_token(), random_token(), random_token());
+    write_secrets(
+        path,
+        &serde_json::json!({
+            "kind": "cbdc-devnet-gateway-secrets",
+            "kek": kek, "operator_token": operator, "internal_token": internal,
+        }),
+        false,
+    )?;
+    Ok((kek, operator, internal))
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    hex::encode(bytes)
+}
+
+/// Writes a secrets file (0600); `replace` overwrites one that exists.
+fn write_secrets(path: &Path, value: &serde_json::Value, replace: bool) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true);
+    if replace {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     use std::io::Write;
     options
         .open(path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok((kek, operator, internal))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The devnet's wallet API and its demo app with a ready demo wallet.
+pub struct DevnetWalletApi {
+    pub running: wallet_api::server::Running,
+    pub operator_token: String,
+    pub app_key: String,
+    pub wallet_id: String,
+    pub wallet_token: String,
+}
+
+/// Starts the wallet API on the port after the gateways' (SQLite file
+/// `wallet-api.sqlite`), routing to both banks; on the first run registers
+/// the demo app and opens a demo wallet at bank A, keeping their secrets in
+/// `keys/wallet-api.json` (0600). A rerun reuses them, and opens a new demo
+/// wallet only if the token kept has expired or was revoked.
+async fn start_wallet_api(
+    args: &DevnetArgs,
+    keys_dir: &DevnetKeys<'_>,
+    gateways: &[DevnetGateway],
+) -> Result<DevnetWalletApi> {
+    let path = keys_dir.path("wallet-api.json");
+    let kept: Option<serde_json::Value> = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a wallet API secrets file", path.display()))?,
+        ),
+        Err(_) => None,
+    };
+    let field = |name: &str| -> Option<String> {
+        kept.as_ref()
+            .and_then(|v| v[name].as_str())
+            .map(str::to_owned)
+    };
+    let operator_token = field("operator_token").unwrap_or_else(random_token);
+    let banks = gateways
+        .iter()
+        .map(|g| wallet_api::config::BankRoute {
+            id: g.bank_id.to_string(),
+            name: GATEWAY_BANKS
+                .iter()
+                .find(|(id, _)| *id == g.bank_id)
+                .map(|(_, name)| name.to_string())
+                .unwrap_or_else(|| g.bank_id.to_string()),
+            url: g.running.base(),
+            internal_token: g.internal_token.clone(),
+        })
+        .collect();
+    let mut config = wallet_api::config::WalletApiConfig::new(banks, vec![operator_token.clone()]);
+    config.replica = "devnet-wallet-api".into();
+    let (host, port) = args
+        .listen
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+        .context("--listen is HOST:PORT")?;
+    let next = match port {
+        0 => 0,
+        port => port.saturating_add(3),
+    };
+    let listener = std::net::TcpListener::bind((host.as_str(), next))
+        .or_else(|_| std::net::TcpListener::bind((host.as_str(), 0)))
+        .with_context(|| format!("cannot listen on {host} for the wallet API"))?;
+    let database = args
+        .data_dir
+        .join("wallet-api.sqlite")
+        .to_string_lossy()
+        .into_owned();
+    let running = wallet_api::server::start(config, &database, listener)
+        .await
+        .context("starting the wallet API")?;
+    let api = running.api.clone();
+    let app_key = match field("app_key") {
+        Some(key) => key,
+        None => {
+            let app = api
+                .register_app("Demo wallet app".into())
+                .await
+                .map_err(|e| anyhow::anyhow!("registering the demo app: {e}"))?;
+            app.app_key
+        }
+    };
+    let app_id = app_key.split('.').next().unwrap_or_default().to_string();
+    let now = wallet_api::store::now_ms();
+    let live = |token: &str| {
+        let hash = wallet_api::auth::sha256(token.as_bytes());
+        api.store.read(move |c| wallet_api::store::token(c, &hash))
+    };
+    let (wallet_id, wallet_token) = match (field("wallet_id"), field("wallet_token")) {
+        (Some(id), Some(token))
+            if live(&token)?
+                .is_some_and(|t| t.revoked_ms.is_none() && t.expires_ms > now + 3_600_000) =>
+        {
+            (id, token)
+        }
+        _ => {
+            let opened = api
+                .open_wallet(&app_id, GATEWAY_BANKS[0].0, "+4930000000001")
+                .await
+                .map_err(|e| anyhow::anyhow!("opening the demo wallet: {e}"))?;
+            println!("opened demo wallet {} at {}", opened.wallet_id, opened.bank);
+            (opened.wallet_id, opened.token)
+        }
+    };
+    write_secrets(
+        &path,
+        &serde_json::json!({
+            "kind": "cbdc-devnet-wallet-api-secrets",
+            "operator_token": operator_token,
+            "app_key": app_key,
+            "wallet_id": wallet_id,
+            "wallet_token": wallet_token,
+        }),
+        true,
+    )?;
+    Ok(DevnetWalletApi {
+        running,
+        operator_token,
+        app_key,
+        wallet_id,
+        wallet_token,
+    })
 }
 
 /// Admits bank A and bank B, issues each its float on the first run, and

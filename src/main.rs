@@ -9,11 +9,13 @@
 //! below walks the whole command tree).
 
 mod bench;
+mod demo;
 mod devnet;
 mod gateway_cmd;
 mod host;
 mod keys;
 mod serve;
+mod wallet_api_cmd;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -42,6 +44,10 @@ enum Command {
     /// Run a complete local ledger on an embedded database with demo officers, a demo
     /// bank and issued money.
     Devnet(devnet::DevnetArgs),
+    /// Drive the two-tier flow against a running devnet, step by step: wallets
+    /// at both banks, fund, pay across banks, a payment request paid by its URI,
+    /// the waterfall, a defund, the supply audit and both banks' position proofs.
+    Demo(demo::DemoArgs),
     /// Load a running service and report throughput, latency and rejections.
     Bench(bench::BenchArgs),
     /// A commercial bank's gateway: serve it, print its position proof or
@@ -49,6 +55,13 @@ enum Command {
     Gateway {
         #[command(subcommand)]
         command: gateway_cmd::GatewayCommand,
+    },
+    /// The wallet API, the retail front door: serve it, or manage the wallet
+    /// apps that may use it.
+    #[command(name = "wallet-api")]
+    WalletApi {
+        #[command(subcommand)]
+        command: wallet_api_cmd::WalletApiCommand,
     },
     /// The central bank's ledger service.
     Ledger {
@@ -700,7 +713,9 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Devnet(args) => devnet::run(args).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
         Command::Gateway { command } => gateway_cmd::run(command).await,
+        Command::WalletApi { command } => wallet_api_cmd::run(command).await,
         Command::Ledger {
             command: LedgerCommand::Serve(args),
         } => serve::run(args).await,

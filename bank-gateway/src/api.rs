@@ -13,7 +13,7 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::web;
 use actix_web::{get, patch, post, FromRequest, HttpRequest, HttpResponse};
-use futures_util::future::{ready, LocalBoxFuture, Ready};
+use futures_util::future::{ready, Ready};
 use ledger_core::Address;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -120,61 +120,7 @@ impl<R: Role> FromRequest for Staff<R> {
     }
 }
 
-/// A JSON body of `T`, taken as the ledger takes one: `Content-Type`
-/// `application/json` (or `…+json`), else 415 `unsupported_media_type`; at
-/// most the app's `PayloadConfig` limit (64 KiB), else 413 `body_too_large`;
-/// then [`cbdc_http::parse_json`], where `5.0` is the integer `5` as the
-/// document's `integer` says, else 400 `invalid_json`.
-pub struct JsonBody<T>(pub T);
-
-impl<T> JsonBody<T> {
-    pub fn into_inner(self) -> T {
-        self.0
-    }
-}
-
-impl<T> std::ops::Deref for JsonBody<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T: serde::de::DeserializeOwned + 'static> FromRequest for JsonBody<T> {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        use actix_web::HttpMessage;
-        let json = |m: &actix_web::mime::Mime| {
-            m.subtype() == actix_web::mime::JSON || m.suffix() == Some(actix_web::mime::JSON)
-        };
-        if !req.mime_type().ok().flatten().is_some_and(|m| json(&m)) {
-            return Box::pin(ready(Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as Content-Type: application/json",
-            ))));
-        }
-        let body = web::Bytes::from_request(req, payload);
-        Box::pin(async move {
-            let body = body.await.map_err(|e| {
-                if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "body_too_large",
-                        "the body exceeds 64 KiB",
-                    )
-                } else {
-                    ApiError::bad_request("bad_body", format!("the body did not arrive: {e}"))
-                }
-            })?;
-            cbdc_http::parse_json(&body)
-                .map(JsonBody)
-                .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))
-        })
-    }
-}
+pub use cbdc_http::JsonBody;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(healthz)
@@ -190,6 +136,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(defund)
         .service(get_payment)
         .service(list_customers)
+        .service(customer_by_address)
         .service(get_customer)
         .service(set_tier)
         .service(open_account)
@@ -243,9 +190,10 @@ enum InputErrors {
 #[allow(dead_code)]
 enum BodyErrors {
     /// Malformed input: `invalid_json` (not JSON, or not of the schema),
-    /// `bad_path`, `bad_phone`, `bad_amount`, `bad_address`, `bad_reference`,
-    /// `idempotency_key_required`, `bad_idempotency_key`, `unknown_tier`,
-    /// `bad_national_id`, `national_id_required`.
+    /// `bad_body` (cut short), `bad_path`, `bad_phone`, `bad_amount`,
+    /// `bad_address`, `bad_reference`, `idempotency_key_required`,
+    /// `bad_idempotency_key`, `unknown_tier`, `bad_national_id`,
+    /// `national_id_required`.
     #[response(status = 400)]
     BadRequest(ErrorBody),
     /// `body_too_large`: the body exceeds 64 KiB.
@@ -396,6 +344,23 @@ fn answer(outcome: Outcome, same_bank: Option<bool>) -> Result<HttpResponse, Api
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// The `Idempotency-Key` header of the routes that move money, as the
+/// document states it; [`idempotency_key`] reads it.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // Documentation only.
+struct IdempotencyKey {
+    /// 1 to 200 visible ASCII characters: the same key with the same body
+    /// answers the first result, with another body 409.
+    #[param(
+        rename = "Idempotency-Key",
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[!-~]{1,200}$"
+    )]
+    key: String,
+}
+
 fn idempotency_key(req: &HttpRequest, wallet_id: i64, kind: &str) -> Result<String, ApiError> {
     let key = req
         .headers()
@@ -530,6 +495,12 @@ pub struct HistoryQuery {
     /// Entries before this id: the `next` of the page before (none: the newest).
     #[param(nullable = false)]
     before: Option<i64>,
+    /// Instead of `before`: the entries after this id, oldest first (to
+    /// follow a wallet: its `next` is the last entry's id). The entries of
+    /// one wallet are written under its row lock, so their ids grow in
+    /// commit order.
+    #[param(nullable = false)]
+    after: Option<i64>,
     /// At most 500; 50 if not given.
     #[param(nullable = false, minimum = 1, maximum = 500)]
     limit: Option<i64>,
@@ -568,7 +539,8 @@ fn entry_view(e: crate::store::rows::EntryRow) -> EntryView {
     }
 }
 
-/// A wallet's history, newest first, with running balances.
+/// A wallet's history, newest first (or oldest first after `after`), with
+/// running balances.
 #[utoipa::path(tag = "wallets", params(("id" = i64, Path), HistoryQuery),
     responses((status = 200, body = EntriesPage), (status = 404, body = ErrorBody), InputErrors, Refusals), security(("bearer" = [])))]
 #[get("/v1/wallets/{id}/history")]
@@ -580,10 +552,19 @@ async fn wallet_history(
 ) -> Result<web::Json<EntriesPage>, ApiError> {
     let wallet = customer_wallet(&state, id.into_inner()).await?;
     let limit = page_limit(query.limit)?;
-    let before = query.before.unwrap_or(i64::MAX);
+    let (before, after) = (query.before, query.after);
+    if before.is_some() && after.is_some() {
+        return Err(ApiError::bad_request(
+            "bad_query",
+            "give `before` or `after`, not both",
+        ));
+    }
     let rows = state
         .store
-        .read_async(move |c| bank::wallet_history(c, wallet.id, before, limit))
+        .read_async(move |c| match after {
+            Some(after) => bank::wallet_statement(c, wallet.id, after, limit),
+            None => bank::wallet_history(c, wallet.id, before.unwrap_or(i64::MAX), limit),
+        })
         .await?;
     let next = if i64::try_from(rows.len()).unwrap_or(0) == limit {
         rows.last().map(|e| e.id)
@@ -598,7 +579,7 @@ async fn wallet_history(
 
 /// Pays an address from the wallet. `Idempotency-Key` is required: the same
 /// key with the same body answers the first result, with another body 409.
-#[utoipa::path(tag = "wallets", params(("id" = i64, Path), ("Idempotency-Key" = String, Header, description = "1 to 200 visible ASCII characters: the same key with the same body answers the first result", min_length = 1, max_length = 200, pattern = "^[!-~]{1,200}$")), request_body = PayRequest,
+#[utoipa::path(tag = "wallets", params(("id" = i64, Path), IdempotencyKey), request_body = PayRequest,
     responses((status = 200, body = PaymentView, description = "final, or pending while the ledger cannot be reached"),
         (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "`idempotency_conflict` (the key was used with another body), or `notes_in_flight` (the wallet's money is in another payment still in flight: try again)"),
@@ -748,7 +729,7 @@ async fn fund_or_defund(
 }
 
 /// Moves money from the wallet's linked deposit account into the wallet.
-#[utoipa::path(tag = "wallets", params(("id" = i64, Path), ("Idempotency-Key" = String, Header, description = "1 to 200 visible ASCII characters: the same key with the same body answers the first result", min_length = 1, max_length = 200, pattern = "^[!-~]{1,200}$")), request_body = AmountRequest,
+#[utoipa::path(tag = "wallets", params(("id" = i64, Path), IdempotencyKey), request_body = AmountRequest,
     responses((status = 200, body = PaymentView), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "`idempotency_conflict`, or `notes_in_flight` (try again)"), (status = 422, body = ErrorBody, description = "`balance_limit`, `insufficient_deposit`, `insufficient_float`, `no_linked_account`, `wallet_frozen`"), BodyErrors, Refusals),
     security(("bearer" = [])))]
@@ -764,7 +745,7 @@ async fn fund(
 }
 
 /// Moves money from the wallet back to its linked deposit account.
-#[utoipa::path(tag = "wallets", params(("id" = i64, Path), ("Idempotency-Key" = String, Header, description = "1 to 200 visible ASCII characters: the same key with the same body answers the first result", min_length = 1, max_length = 200, pattern = "^[!-~]{1,200}$")), request_body = AmountRequest,
+#[utoipa::path(tag = "wallets", params(("id" = i64, Path), IdempotencyKey), request_body = AmountRequest,
     responses((status = 200, body = PaymentView), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "`idempotency_conflict`, or `notes_in_flight` (try again)"), (status = 422, body = ErrorBody, description = "`insufficient_funds`, `no_linked_account`, `wallet_frozen`"), BodyErrors, Refusals),
     security(("bearer" = [])))]
@@ -889,6 +870,41 @@ async fn get_customer(
     id: web::Path<i64>,
 ) -> Result<web::Json<CustomerDetail>, ApiError> {
     Ok(web::Json(customer_detail(&state, id.into_inner()).await?))
+}
+
+/// Which wallet to look up.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AddressQuery {
+    /// A wallet's address (`cbdc1…`).
+    #[param(max_length = 200)]
+    address: String,
+}
+
+/// The customer who holds the wallet of an address, with their wallets and
+/// deposit accounts (what a branch looks up when a customer shows their
+/// wallet app).
+#[utoipa::path(tag = "operator", params(AddressQuery),
+    responses((status = 200, body = CustomerDetail), (status = 404, body = ErrorBody, description = "`unknown_wallet`: no customer wallet of this bank has the address"), InputErrors, Refusals), security(("bearer" = [])))]
+#[get("/v1/operator/customers/by-address")]
+async fn customer_by_address(
+    state: State,
+    _staff: Staff<Operator>,
+    query: web::Query<AddressQuery>,
+) -> Result<web::Json<CustomerDetail>, ApiError> {
+    let address = query.into_inner().address;
+    let wallet = state
+        .store
+        .read_async(move |c| ops::wallet_by_address(c, &address))
+        .await?;
+    match wallet.and_then(|w| w.customer_id) {
+        Some(customer) => Ok(web::Json(customer_detail(&state, customer).await?)),
+        None => Err(ApiError::not_found(
+            "unknown_wallet",
+            "no customer wallet of this bank has this address",
+        )),
+    }
 }
 
 /// Sets a customer's KYC tier (an upgrade above the lowest needs the national id).

@@ -24,4 +24,4 @@ pub mod metrics;
 pub mod report;
 pub mod server;
 pub mod store;
-pub mod wire;
+pub use gateway_client::wire;

@@ -257,12 +257,22 @@ impl Site {
         self.backend == Backend::Sqlite
     }
 
-    /// A fresh replica of the bank's gateway (a new name each time, so a
-    /// restarted one waits for the dead one's follower lease like a real
-    /// replacement would).
+    /// A fresh replica of the bank's gateway (a new name each time: a
+    /// replacement waits for a dead replica's follower lease to lapse).
     async fn start(&self, ledger: &Ledger, hook: StepHook) -> Node {
         let n = self.restarts.fetch_add(1, Ordering::SeqCst);
-        let mut config = self.bank.config(ledger, &format!("{}-{n}", self.bank.id));
+        self.start_as(ledger, hook, &format!("{}-{n}", self.bank.id))
+            .await
+    }
+
+    /// The gateway `replica` started again (after a crash: the same
+    /// process's name, so it takes its follower lease back at once).
+    async fn restart(&self, ledger: &Ledger, replica: &str) -> Node {
+        self.start_as(ledger, StepHook::default(), replica).await
+    }
+
+    async fn start_as(&self, ledger: &Ledger, hook: StepHook, replica: &str) -> Node {
+        let mut config = self.bank.config(ledger, replica);
         config.step_hook = hook;
         Node::start(&self.bank, config, &self.url).await
     }
@@ -685,7 +695,6 @@ async fn state_left(ledger: &Ledger, op: Option<&OpRow>) -> &'static str {
 /// `step`; checks what the crash left, kills it, starts another, and has
 /// the operation completed once — by the retry, or (`by_resumer`) by the
 /// new gateway's resumer before the retry asks. Returns the new gateway.
-#[allow(clippy::too_many_arguments)]
 async fn cut_at(
     site: &Site,
     ledger: &Ledger,
@@ -748,6 +757,7 @@ async fn cut_at(
         },
         op.id
     );
+    let replica = doomed.replica.clone();
     doomed.kill().await;
     let cut = request.await.expect("the request task does not panic");
     assert!(
@@ -755,7 +765,7 @@ async fn cut_at(
         "{what}: the request cut by the crash got no answer, yet: {cut:?}"
     );
 
-    let node = site.start(ledger, StepHook::default()).await;
+    let node = site.restart(ledger, &replica).await;
     if by_resumer {
         // Nobody asks again: the new gateway's resumer takes it up.
         let id = op.id;
@@ -812,23 +822,8 @@ async fn cut_at_every_step(site: &Site, ledger: &Ledger, kind: Kind) {
         last = Some(cut_at(site, ledger, &mut customer, kind, step, amount, by_resumer).await);
     }
     let node = last.expect("a gateway runs");
-    let moved: u64 = customer
-        .done
-        .iter()
-        .map(|d| match d.kind {
-            Kind::Fund => d.amount,
-            Kind::Defund => 0,
-        })
-        .sum::<u64>()
-        - customer
-            .done
-            .iter()
-            .map(|d| match d.kind {
-                Kind::Fund => 0,
-                Kind::Defund => d.amount,
-            })
-            .sum::<u64>();
-    node.api.until_float(FLOAT - moved).await;
+    // What the float paid out, net: what the wallet holds now.
+    node.api.until_float(FLOAT - customer.balance()).await;
     node.api.until_height(ledger.height().await).await;
     let report = node.api.assert_reconciled().await;
     assert_eq!(money(&report, "in_flight"), 0, "{report}");
@@ -988,6 +983,7 @@ async fn funds_and_defunds_cut_off_at_staggered_moments_complete_once() {
             });
         }
         tokio::time::sleep(Duration::from_millis(delay)).await;
+        let replica = doomed.replica.clone();
         doomed.kill().await;
         kills += 1;
         while let Some(joined) = tasks.join_next().await {
@@ -1012,7 +1008,7 @@ async fn funds_and_defunds_cut_off_at_staggered_moments_complete_once() {
         }
         println!("kill {kills} after {delay} ms caught: {states:?}");
 
-        let node = site.start(&ledger, StepHook::default()).await;
+        let node = site.restart(&ledger, &replica).await;
         for (i, kind, key) in &sent {
             let customer = match kind {
                 Kind::Fund => &mut funded[i / 2],
@@ -1124,8 +1120,9 @@ async fn the_follower_killed_in_a_burst_credits_every_note_once_after_a_restart(
         i64::try_from(burst[..6].iter().sum::<u64>()).expect("small"),
         "each credit landed with its balance"
     );
+    let replica = doomed.replica.clone();
     doomed.kill().await;
-    let again = site.start(&ledger, StepHook::default()).await;
+    let again = site.restart(&ledger, &replica).await;
     let total: u64 = expected.iter().sum();
     again.api.until_balance(incoming.id, total).await;
 
@@ -1143,6 +1140,7 @@ async fn the_follower_killed_in_a_burst_credits_every_note_once_after_a_restart(
         tokio::time::sleep(Duration::from_millis(2)).await;
         seen = site.notes_of(incoming.id).await;
     }
+    let replica = doomed.replica.clone();
     doomed.kill().await;
     let at_kill = site.notes_of(incoming.id).await - before;
     println!(
@@ -1153,7 +1151,7 @@ async fn the_follower_killed_in_a_burst_credits_every_note_once_after_a_restart(
         "the kill came after the follower began crediting"
     );
 
-    let last = site.start(&ledger, StepHook::default()).await;
+    let last = site.restart(&ledger, &replica).await;
     let total: u64 = expected.iter().sum();
     last.api.until_balance(incoming.id, total).await;
     last.api.until_height(ledger.height().await).await;
@@ -1220,9 +1218,10 @@ async fn a_sweep_started_by_a_credit_and_cut_off_by_a_crash_is_resumed_once() {
         // Credited, and the excess already debited by the sweep's reservation.
         assert_eq!(site.wallet_balance(w).await, i64::try_from(LIMIT).unwrap());
         assert_eq!(site.deposit_balance(customer.account).await, deposit);
+        let replica = doomed.replica.clone();
         doomed.kill().await;
 
-        let node = site.start(&ledger, StepHook::default()).await;
+        let node = site.restart(&ledger, &replica).await;
         let id = op.id;
         eventually(&format!("the resumer completes sweep {id}"), || async {
             let now = site.op(id).await;

@@ -9,7 +9,8 @@
 //!   for a path the OpenAPI document lists asked with a method it does not
 //!   list, `404 no_route` otherwise;
 //! - [`parse_json`]: a JSON body, where `5.0` is the integer `5` (as JSON
-//!   Schema's `integer` says).
+//!   Schema's `integer` says), and [`JsonBody`], the extractor that takes a
+//!   body that way (415, 413, 400 each with its code).
 //!
 //! It links actix-web, serde and utoipa only: no database, no ledger.
 
@@ -319,5 +320,90 @@ mod tests {
         assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "1");
         let res = error_response(StatusCode::BAD_REQUEST, "bad", "no");
         assert!(res.headers().get(header::RETRY_AFTER).is_none());
+    }
+}
+
+/// A JSON body of `T`: `Content-Type` `application/json` (or `…+json`), else
+/// 415 `unsupported_media_type`; at most the app's `web::PayloadConfig`
+/// limit, else 413 `body_too_large`; then [`parse_json`], else 400
+/// `invalid_json` (a body cut short: 400 `bad_body`).
+pub struct JsonBody<T>(pub T);
+
+impl<T> JsonBody<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for JsonBody<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Why a [`JsonBody`] was refused, answered in the one error shape.
+#[derive(Debug)]
+pub struct BodyError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl actix_web::ResponseError for BodyError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        error_response(self.status, self.code, &self.message)
+    }
+}
+
+impl<T: DeserializeOwned + 'static> actix_web::FromRequest for JsonBody<T> {
+    type Error = BodyError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, BodyError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        use actix_web::HttpMessage;
+        let json = |m: &actix_web::mime::Mime| {
+            m.subtype() == actix_web::mime::JSON || m.suffix() == Some(actix_web::mime::JSON)
+        };
+        if !req.mime_type().ok().flatten().is_some_and(|m| json(&m)) {
+            return Box::pin(std::future::ready(Err(BodyError {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                code: "unsupported_media_type",
+                message: "send the body as Content-Type: application/json".into(),
+            })));
+        }
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body = body.await.map_err(|e| {
+                if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+                    BodyError {
+                        status: StatusCode::PAYLOAD_TOO_LARGE,
+                        code: "body_too_large",
+                        message: "the body is larger than this route takes".into(),
+                    }
+                } else {
+                    BodyError {
+                        status: StatusCode::BAD_REQUEST,
+                        code: "bad_body",
+                        message: format!("the body did not arrive: {e}"),
+                    }
+                }
+            })?;
+            parse_json(&body).map(JsonBody).map_err(|e| BodyError {
+                status: StatusCode::BAD_REQUEST,
+                code: "invalid_json",
+                message: e.to_string(),
+            })
+        })
     }
 }

@@ -1290,30 +1290,17 @@ mod tests {
         }
     }
 
+    /// The rule itself is `cbdc_http::parse_json`'s (tested there); here,
+    /// that the ledger applies it and refuses with `invalid_json`.
     #[test]
-    fn integral_floats_are_integers_and_nothing_else() {
+    fn integral_floats_are_integers_and_other_numbers_invalid_json() {
         #[derive(Deserialize, Debug, PartialEq)]
         struct Body {
             amount: u64,
-            items: Vec<u8>,
         }
-        let parsed: Body = parse_json(br#"{"amount": 5.0, "items": [1e0, 2]}"#).unwrap();
-        assert_eq!(
-            parsed,
-            Body {
-                amount: 5,
-                items: vec![1, 2]
-            }
-        );
-        let parsed: Body = parse_json(br#"{"amount": 9007199254740992.0, "items": []}"#).unwrap();
-        assert_eq!(parsed.amount, 1 << 53);
-        for bad in [
-            &br#"{"amount": 5.5, "items": []}"#[..],
-            br#"{"amount": 9007199254740994.0, "items": []}"#,
-            br#"{"amount": -1.0, "items": []}"#,
-            br#"{"amount": 1e300, "items": []}"#,
-            br#"{"amount": "5", "items": []}"#,
-        ] {
+        let parsed: Body = parse_json(br#"{"amount": 5.0}"#).unwrap();
+        assert_eq!(parsed, Body { amount: 5 });
+        for bad in [&br#"{"amount": 5.5}"#[..], br#"{"amount": "5"}"#] {
             let error = parse_json::<Body>(bad).unwrap_err();
             assert_eq!(
                 error.code,
