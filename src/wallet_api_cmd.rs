@@ -307,3 +307,86 @@ async fn operator_call(
     }
     Ok(body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example file parses, names every setting the file may hold, and
+    /// makes a configuration the service accepts.
+    #[test]
+    fn the_example_file_is_a_valid_configuration_naming_every_setting() {
+        let text = include_str!("../wallet-api.example.toml");
+        // Commented-out settings count as named.
+        let uncommented: String = text
+            .lines()
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|r| r.contains(" = "))
+                    .unwrap_or(l)
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let file: FileConfig = toml::from_str(&uncommented).expect("the example parses");
+        assert_eq!(file.banks.len(), 2);
+        for name in [
+            "listen",
+            "database_url",
+            "operator_tokens",
+            "token_ttl_s",
+            "app_rate",
+            "token_rate",
+            "gateway_timeout_ms",
+            "poll_interval_ms",
+            "max_streams",
+            "replica",
+        ] {
+            assert!(
+                uncommented
+                    .lines()
+                    .any(|l| l.starts_with(&format!("{name} = "))
+                        || l.starts_with(&format!("[{name}]"))),
+                "wallet-api.example.toml does not name {name}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wallet-api.toml");
+        std::fs::write(&path, &uncommented).unwrap();
+        let settings = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        }
+        .settings()
+        .expect("the example is a valid configuration");
+        assert_eq!(settings.config.banks[0].id, "bank-a");
+        assert_eq!(settings.config.token_ttl, Duration::from_secs(2_592_000));
+        assert_eq!(settings.listen, "127.0.0.1:7600");
+    }
+
+    #[test]
+    fn a_bank_without_a_token_or_a_bad_flag_is_refused_with_its_name() {
+        let error = ServeArgs {
+            database_url: Some("x.sqlite".into()),
+            operator_tokens: vec!["an-operator-token-of-length".into()],
+            banks: vec!["bank-zz-untokened=http://127.0.0.1:1".into()],
+            ..ServeArgs::default()
+        }
+        .settings()
+        .err()
+        .expect("refused");
+        let text = format!("{error:#}");
+        assert!(
+            text.contains("bank-zz-untokened")
+                && text.contains("CBDC_WALLET_API_BANK_TOKEN_BANK_ZZ_UNTOKENED"),
+            "{text}"
+        );
+        let error = ServeArgs {
+            banks: vec!["no-equals-sign".into()],
+            ..ServeArgs::default()
+        }
+        .settings()
+        .err()
+        .expect("refused");
+        assert!(format!("{error:#}").contains("ID=URL"));
+    }
+}

@@ -338,6 +338,15 @@ struct Devnet {
 
 impl Devnet {
     fn start(dir: &Path, run: &str) -> Devnet {
+        Devnet::spawn(dir, run, false)
+    }
+
+    /// The whole devnet: the ledger, both gateways and the wallet API.
+    fn start_all(dir: &Path, run: &str) -> Devnet {
+        Devnet::spawn(dir, run, true)
+    }
+
+    fn spawn(dir: &Path, run: &str, gateways: bool) -> Devnet {
         let listen = format!("127.0.0.1:{}", free_port());
         let name = dir
             .file_name()
@@ -345,14 +354,10 @@ impl Devnet {
             .to_string_lossy();
         let stdout = dir.with_file_name(format!("{name}-{run}.stdout"));
         let stderr = dir.with_file_name(format!("{name}-{run}.stderr"));
-        let args = [
-            "devnet",
-            "--no-gateways",
-            "--data-dir",
-            path_str(dir),
-            "--listen",
-            &listen,
-        ];
+        let mut args = vec!["devnet", "--data-dir", path_str(dir), "--listen", &listen];
+        if !gateways {
+            args.push("--no-gateways");
+        }
         let child = cbdc_command(&args)
             .args(["--issue", "5000"])
             .stdout(std::fs::File::create(&stdout).unwrap())
@@ -2931,6 +2936,68 @@ fn devnet_starts_two_gateways_and_issues_their_floats_once() {
             "{second}"
         );
     }
+}
+
+/// The whole devnet serves the wallet API: the `curl` line it prints works
+/// as printed (through a shell, continuation line and all) and shows the
+/// demo wallet, and `cbdc demo` runs the two-tier flow against it to the end
+/// (it checks every balance, the audit and both banks' positions itself).
+#[test]
+fn devnet_serves_the_wallet_api_and_cbdc_demo_runs_the_two_tier_flow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("devnet");
+    let mut devnet = Devnet::start_all(&dir, "all");
+    devnet.wait_serving();
+    let (out, _) = devnet.output();
+    let wallet_api = summary_line(&out, "wallet API");
+    assert!(wallet_api.starts_with("http://127.0.0.1:"), "{out}");
+    // The curl line and its continuation, exactly as printed.
+    let start = out
+        .find("curl -H 'X-Cbdc-App-Key: ")
+        .expect("a curl line for the wallet API");
+    let printed: String = out[start..].lines().take(2).collect::<Vec<_>>().join("\n");
+    let shown = Command::new("sh")
+        .args(["-c", &format!("{printed} -sS")])
+        .output()
+        .expect("sh runs");
+    let body = text(&shown.stdout);
+    assert!(shown.status.success(), "{printed}: {}", text(&shown.stderr));
+    let wallet: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(wallet["bank"], "bank-a", "{body}");
+    assert_eq!(wallet["tier"], "anonymous", "{body}");
+    assert!(
+        wallet["wallet_id"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("w_")),
+        "{body}"
+    );
+
+    let demo = cbdc(&["demo", "--data-dir", path_str(&dir)]);
+    let shown = text(&demo.stdout);
+    assert!(
+        demo.status.success(),
+        "cbdc demo failed:\n{shown}\n{}",
+        text(&demo.stderr)
+    );
+    for step in [
+        "Alice opens a wallet at bank-a",
+        "a merchant opens a wallet at bank-b",
+        "Alice pays the merchant 150,000 across banks: final",
+        "credited the merchant: 150,000",
+        "the request is paid",
+        "(the waterfall)",
+        "the merchant defunds 300,000",
+        "the ledger's supply audit passed",
+        "bank-a's position proof checks against the ledger",
+        "bank-b's position proof checks against the ledger",
+        "the two-tier flow worked end to end",
+    ] {
+        assert!(shown.contains(step), "no {step:?} in:\n{shown}");
+    }
+    assert!(dir.join("demo-request.png").exists());
+    let status = devnet.stop("TERM");
+    let (_, err) = devnet.output();
+    assert_eq!(status.code(), Some(0), "{err}");
 }
 
 #[test]
