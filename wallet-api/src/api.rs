@@ -152,7 +152,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
 // ---- operations ----
 
 /// Liveness: the process answers.
-#[utoipa::path(tag = "operations", responses((status = 200, body = Health)))]
+#[utoipa::path(tag = "operations", responses((status = 200, body = Health, description = "alive")))]
 #[get("/healthz")]
 async fn healthz() -> web::Json<Health> {
     web::Json(Health {
@@ -162,7 +162,7 @@ async fn healthz() -> web::Json<Health> {
 
 /// Readiness: the database answers (the banks are reported in `/metrics`
 /// and per call; one bank down does not make the API unready).
-#[utoipa::path(tag = "operations", responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
+#[utoipa::path(tag = "operations", responses((status = 200, body = Health, description = "ready"), (status = 503, body = ErrorBody, description = "`unavailable`: the database does not answer")))]
 #[get("/readyz")]
 async fn readyz(state: State) -> Result<web::Json<Health>, ApiError> {
     let store = state.store.clone();
@@ -175,7 +175,7 @@ async fn readyz(state: State) -> Result<web::Json<Health>, ApiError> {
 }
 
 /// Prometheus metrics (text format).
-#[utoipa::path(tag = "operations", responses((status = 200, content_type = "text/plain; version=0.0.4", body = String)))]
+#[utoipa::path(tag = "operations", responses((status = 200, content_type = "text/plain; version=0.0.4", body = String, description = "the metrics")))]
 #[get("/metrics")]
 async fn metrics_text(state: State) -> HttpResponse {
     HttpResponse::Ok()
@@ -184,7 +184,7 @@ async fn metrics_text(state: State) -> HttpResponse {
 }
 
 /// This document.
-#[utoipa::path(tag = "operations", responses((status = 200, content_type = "application/json", body = Object)))]
+#[utoipa::path(tag = "operations", responses((status = 200, content_type = "application/json", body = Object, description = "the OpenAPI 3.1 document")))]
 #[get("/openapi.json")]
 async fn openapi_document(doc: web::Data<Document>) -> HttpResponse {
     HttpResponse::Ok()
@@ -195,7 +195,7 @@ async fn openapi_document(doc: web::Data<Document>) -> HttpResponse {
 // ---- banks and wallets ----
 
 /// The banks a wallet can be opened at.
-#[utoipa::path(tag = "wallets", responses((status = 200, body = Vec<BankView>), AppRefusals),
+#[utoipa::path(tag = "wallets", responses((status = 200, body = Vec<BankView>, description = "the banks"), AppRefusals),
     security(("app_key" = [])))]
 #[get("/v1/banks")]
 async fn list_banks(state: State, _app: App) -> web::Json<Vec<BankView>> {
@@ -205,7 +205,7 @@ async fn list_banks(state: State, _app: App) -> web::Json<Vec<BankView>> {
 /// Opens a wallet at a bank (at its lowest KYC tier) and returns its token,
 /// once.
 #[utoipa::path(tag = "wallets", request_body = OpenWalletRequest,
-    responses((status = 201, body = OpenedWallet), (status = 404, body = ErrorBody, description = "`unknown_bank`"),
+    responses((status = 201, body = OpenedWallet, description = "the wallet and its token, shown once"), (status = 404, body = ErrorBody, description = "`unknown_bank`"),
         BodyErrors, AppRefusals),
     security(("app_key" = [])))]
 #[post("/v1/wallets")]
@@ -228,7 +228,7 @@ async fn open_wallet(
 
 /// The wallet: balance, held, tier, limits and what is left of today's.
 #[utoipa::path(tag = "wallets", params(("wallet_id" = String, Path, description = "`w_` and 32 hex characters")),
-    responses((status = 200, body = WalletInfo), WalletRefusals),
+    responses((status = 200, body = WalletInfo, description = "the wallet"), WalletRefusals),
     security(("app_key" = [], "wallet_token" = [])))]
 #[get("/v1/wallets/{wallet_id}")]
 async fn get_wallet(state: State, auth: WalletAuth) -> Result<web::Json<WalletInfo>, ApiError> {
@@ -250,7 +250,7 @@ pub struct HistoryQuery {
 
 /// The wallet's history, newest first, with running balances.
 #[utoipa::path(tag = "wallets", params(("wallet_id" = String, Path), HistoryQuery),
-    responses((status = 200, body = EntriesPage), InputErrors, WalletRefusals),
+    responses((status = 200, body = EntriesPage, description = "a page of entries, newest first"), InputErrors, WalletRefusals),
     security(("app_key" = [], "wallet_token" = [])))]
 #[get("/v1/wallets/{wallet_id}/history")]
 async fn history(
@@ -292,7 +292,7 @@ async fn pay(
 
 /// One payment (or fund, defund) of the wallet.
 #[utoipa::path(tag = "payments", params(("wallet_id" = String, Path), ("payment_id" = i64, Path)),
-    responses((status = 200, body = Payment), (status = 404, body = ErrorBody, description = "`unknown_payment`"), InputErrors, WalletRefusals),
+    responses((status = 200, body = Payment, description = "the payment"), (status = 404, body = ErrorBody, description = "`unknown_payment`"), InputErrors, WalletRefusals),
     security(("app_key" = [], "wallet_token" = [])))]
 #[get("/v1/wallets/{wallet_id}/payments/{payment_id}")]
 async fn get_payment(
@@ -306,7 +306,7 @@ async fn get_payment(
 
 /// Moves money from the wallet's linked deposit account into the wallet.
 #[utoipa::path(tag = "payments", params(("wallet_id" = String, Path), IdempotencyKey), request_body = AmountBody,
-    responses((status = 200, body = Payment),
+    responses((status = 200, body = Payment, description = "final, pending (ask again by its id) or failed"),
         (status = 409, body = ErrorBody, description = "`idempotency_conflict`, `notes_in_flight` (try again)"),
         (status = 422, body = ErrorBody, description = "`balance_limit`, `insufficient_deposit`, `insufficient_float`, `no_linked_account`, `wallet_frozen`"),
         BodyErrors, WalletRefusals),
@@ -328,7 +328,7 @@ async fn fund(
 
 /// Moves money from the wallet back to its linked deposit account.
 #[utoipa::path(tag = "payments", params(("wallet_id" = String, Path), IdempotencyKey), request_body = AmountBody,
-    responses((status = 200, body = Payment),
+    responses((status = 200, body = Payment, description = "final, pending (ask again by its id) or failed"),
         (status = 409, body = ErrorBody, description = "`idempotency_conflict`, `notes_in_flight` (try again)"),
         (status = 422, body = ErrorBody, description = "`insufficient_funds`, `no_linked_account`, `wallet_frozen`"),
         BodyErrors, WalletRefusals),
@@ -353,7 +353,7 @@ async fn defund(
 /// Creates a payment request to this wallet: its `cbdc:` URI to show as a
 /// QR code.
 #[utoipa::path(tag = "requests", params(("wallet_id" = String, Path)), request_body = NewPaymentRequest,
-    responses((status = 201, body = PaymentRequestView), BodyErrors, WalletRefusals),
+    responses((status = 201, body = PaymentRequestView, description = "the payment request, with its `uri`"), BodyErrors, WalletRefusals),
     security(("app_key" = [], "wallet_token" = [])))]
 #[post("/v1/wallets/{wallet_id}/requests")]
 async fn create_request(
@@ -381,7 +381,7 @@ pub struct RequestsQuery {
 
 /// The wallet's own payment requests, newest first.
 #[utoipa::path(tag = "requests", params(("wallet_id" = String, Path), RequestsQuery),
-    responses((status = 200, body = PaymentRequestsPage), InputErrors, WalletRefusals),
+    responses((status = 200, body = PaymentRequestsPage, description = "the requests, newest first"), InputErrors, WalletRefusals),
     security(("app_key" = [], "wallet_token" = [])))]
 #[get("/v1/wallets/{wallet_id}/requests")]
 async fn list_requests(
@@ -415,7 +415,7 @@ async fn list_requests(
 
 /// Cancels an open payment request of this wallet.
 #[utoipa::path(tag = "requests", params(("wallet_id" = String, Path), ("request_id" = String, Path)),
-    responses((status = 200, body = PaymentRequestView),
+    responses((status = 200, body = PaymentRequestView, description = "the request, cancelled"),
         (status = 404, body = ErrorBody, description = "`unknown_request` (not this wallet's)"),
         (status = 409, body = ErrorBody, description = "`request_paid`, `request_cancelled` (not open)"),
         WalletRefusals),
@@ -457,7 +457,7 @@ async fn cancel_request(
 
 /// A payment request as a payer sees it.
 #[utoipa::path(tag = "requests", params(("request_id" = String, Path, description = "`rq_` and 32 hex characters")),
-    responses((status = 200, body = PaymentRequestView), (status = 404, body = ErrorBody, description = "`unknown_request`"), AppRefusals),
+    responses((status = 200, body = PaymentRequestView, description = "the payment request"), (status = 404, body = ErrorBody, description = "`unknown_request`"), AppRefusals),
     security(("app_key" = [])))]
 #[get("/v1/requests/{request_id}")]
 async fn get_request(
@@ -475,7 +475,7 @@ fn qr_error(e: crate::qr::QrError) -> ApiError {
 
 /// The payment request's URI as a QR code (PNG).
 #[utoipa::path(tag = "requests", params(("request_id" = String, Path)),
-    responses((status = 200, content_type = "image/png", body = Vec<u8>), (status = 404, body = ErrorBody, description = "`unknown_request`"), AppRefusals),
+    responses((status = 200, content_type = "image/png", body = Vec<u8>, description = "the QR code"), (status = 404, body = ErrorBody, description = "`unknown_request`"), AppRefusals),
     security(("app_key" = [])))]
 #[get("/v1/requests/{request_id}/qr.png")]
 async fn request_png(
@@ -493,7 +493,7 @@ async fn request_png(
 
 /// The payment request's URI as a QR code (SVG).
 #[utoipa::path(tag = "requests", params(("request_id" = String, Path)),
-    responses((status = 200, content_type = "image/svg+xml", body = String), (status = 404, body = ErrorBody, description = "`unknown_request`"), AppRefusals),
+    responses((status = 200, content_type = "image/svg+xml", body = String, description = "the QR code"), (status = 404, body = ErrorBody, description = "`unknown_request`"), AppRefusals),
     security(("app_key" = [])))]
 #[get("/v1/requests/{request_id}/qr.svg")]
 async fn request_svg(
@@ -511,7 +511,7 @@ async fn request_svg(
 
 /// Revokes the token presented: it stops working at once.
 #[utoipa::path(tag = "wallets", params(("wallet_id" = String, Path)),
-    responses((status = 200, body = Revoked), WalletRefusals),
+    responses((status = 200, body = Revoked, description = "the token is revoked"), WalletRefusals),
     security(("app_key" = [], "wallet_token" = [])))]
 #[delete("/v1/wallets/{wallet_id}/token")]
 async fn revoke_token(state: State, auth: WalletAuth) -> Result<web::Json<Revoked>, ApiError> {
@@ -539,7 +539,7 @@ pub enum OperatorRefusals {
 
 /// Registers a wallet app; its key is shown once.
 #[utoipa::path(tag = "operator", request_body = NewApp,
-    responses((status = 201, body = AppCreated), BodyErrors, OperatorRefusals),
+    responses((status = 201, body = AppCreated, description = "the app and its key, shown once"), BodyErrors, OperatorRefusals),
     security(("operator" = [])))]
 #[post("/v1/operator/apps")]
 async fn register_app(
@@ -552,7 +552,7 @@ async fn register_app(
 }
 
 /// The registered apps.
-#[utoipa::path(tag = "operator", responses((status = 200, body = Vec<AppView>), OperatorRefusals),
+#[utoipa::path(tag = "operator", responses((status = 200, body = Vec<AppView>, description = "the apps"), OperatorRefusals),
     security(("operator" = [])))]
 #[get("/v1/operator/apps")]
 async fn list_apps(state: State, _op: Operator) -> Result<web::Json<Vec<AppView>>, ApiError> {
@@ -572,7 +572,7 @@ async fn list_apps(state: State, _op: Operator) -> Result<web::Json<Vec<AppView>
 /// Revokes an app: its key and every wallet token issued through it stop
 /// working.
 #[utoipa::path(tag = "operator", params(("app_id" = String, Path)),
-    responses((status = 200, body = Revoked), (status = 404, body = ErrorBody, description = "`unknown_app`"), OperatorRefusals),
+    responses((status = 200, body = Revoked, description = "the app is revoked"), (status = 404, body = ErrorBody, description = "`unknown_app`"), OperatorRefusals),
     security(("operator" = [])))]
 #[post("/v1/operator/apps/{app_id}/revoke")]
 async fn revoke_app(
@@ -593,7 +593,7 @@ async fn revoke_app(
 
 /// Revokes every token of a wallet.
 #[utoipa::path(tag = "operator", params(("wallet_id" = String, Path)),
-    responses((status = 200, body = Revoked), (status = 404, body = ErrorBody, description = "`unknown_wallet`"), OperatorRefusals),
+    responses((status = 200, body = Revoked, description = "how many tokens were revoked"), (status = 404, body = ErrorBody, description = "`unknown_wallet`"), OperatorRefusals),
     security(("operator" = [])))]
 #[post("/v1/operator/wallets/{wallet_id}/revoke-tokens")]
 async fn revoke_wallet_tokens(

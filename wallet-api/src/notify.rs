@@ -103,7 +103,7 @@ impl Follow {
 /// `Last-Event-ID` to resume after an entry.
 #[utoipa::path(tag = "wallets", params(("wallet_id" = String, Path),
         ("Last-Event-ID" = Option<i64>, Header, description = "resume after this entry id")),
-    responses((status = 200, content_type = "text/event-stream", body = String),
+    responses((status = 200, content_type = "text/event-stream", body = String, description = "the stream of events"),
         (status = 400, body = crate::wire::ErrorBody, description = "`bad_last_event_id`"),
         WalletRefusals),
     security(("app_key" = [], "wallet_token" = [])))]

@@ -71,16 +71,9 @@ fn check_address(text: &str) -> Result<String, ApiError> {
     })
 }
 
-/// 1 to 140 characters, no control characters.
+/// 1 to 140 characters, no control characters (the URI's rule, §23).
 pub fn check_reference(text: &str) -> Result<(), ApiError> {
-    let n = text.chars().count();
-    if n == 0 || n > 140 || text.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "bad_reference",
-            "a reference is 1 to 140 characters, none of them control characters",
-        ));
-    }
-    Ok(())
+    crate::uri::check_reference(text).map_err(|e| ApiError::bad_request(e.code, e.message))
 }
 
 /// A gateway's answer about a payment, as this API answers it.
@@ -689,6 +682,24 @@ impl WalletApi {
             payment_id: None,
             paid_ms: None,
         };
+        // What is published must parse back (a long non-ASCII reference can
+        // make the URI exceed its 1024 bytes).
+        let uri = PaymentUri {
+            address: wallet
+                .address
+                .parse::<Address>()
+                .map_err(|_| ApiError::internal("a wallet's stored address does not parse"))?,
+            amount: Some(amount),
+            reference: row.reference.clone(),
+            request_id: Some(row.id.clone()),
+            expires_s: u64::try_from(row.expires_ms / 1000).ok(),
+        };
+        uri.check().map_err(|e| {
+            ApiError::bad_request(
+                "bad_reference",
+                format!("the payment URI would not be valid: {}", e.message),
+            )
+        })?;
         let view = Self::request_view(&row);
         self.store
             .write_async(move |c| store::insert_request(c, &row))

@@ -612,6 +612,7 @@ mod tests {
             ),
             (with_query("exp=1&amount=1&exp=1"), "duplicate_parameter"),
             (with_query("amount=1&amount=x"), "duplicate_parameter"),
+            (with_query("amount=x&&"), "bad_amount"),
             // Amount.
             (with_query("amount="), "bad_amount"),
             (with_query("amount=0"), "bad_amount"),
