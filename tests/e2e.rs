@@ -10,9 +10,21 @@
 //!   from its QR code, the waterfall, a defund, the missed notifications
 //!   after a reconnect, then the supply audit and both banks' position
 //!   proofs and reconciliations — every balance checked at every step.
-//! - [`every_refusal_answers_its_status_and_code`]: one world, every way an
-//!   app can be refused: keys, tokens, limits, idempotency, payment
-//!   requests (two payers racing for one), and a rate limit.
+//! - [`every_refusal_answers_its_status_and_code`]: one world (one bank),
+//!   every way an app can be refused, each by its exact status and code:
+//!   app keys, the operator's token, wallet tokens (missing, wrong, another
+//!   wallet's, another app's, expired, revoked by the app and by an
+//!   operator, a revoked app's), limits and bad payments, idempotency keys
+//!   replayed with another body, malformed bodies, payment requests
+//!   (expired, cancelled, unknown, one's own, a tampered URI, and two payers
+//!   racing for one), then a restart with a tiny rate limit (429 with
+//!   `Retry-After`) and tokens that live a second.
+//! - Four `#[ignore]`d tests, each what the README promises and the service
+//!   does not do yet (the reason says which); `cargo test --test e2e --
+//!   --ignored` runs them.
+//!
+//! The two that run share nothing and run at once: about 56 PostgreSQL
+//! connections between them (each service's pool holds 8).
 //!
 //! Amounts are minor units. A new wallet is *anonymous* (holds at most
 //! 1,000,000, pays at most 200,000 at once and 500,000 a day); *verified*
@@ -26,7 +38,7 @@ mod e2e_support;
 use std::time::Duration;
 
 use e2e_support::*;
-use gateway_support::{eventually, TestDatabase};
+use gateway_support::eventually;
 use reqwest::Method;
 use serde_json::Value;
 use wallet_api::client::{WalletApiClient, WalletSession};
@@ -216,12 +228,17 @@ async fn the_demo_scenario_runs_end_to_end() {
     assert_eq!(ids_of(&open), [asked.request_id.as_str()]);
 
     // Alice pays it by the URI she scanned.
-    let by_uri = pay_final(api, &alice, &key("uri"), &uri(&scanned)).await;
-    assert_eq!(by_uri.amount, 25_000, "{by_uri:?}");
+    let answer = api
+        .pay(&alice, &key("uri"), &uri(&scanned))
+        .await
+        .expect("Alice pays the URI");
     assert_eq!(
-        by_uri.request_id.as_deref(),
-        Some(asked.request_id.as_str())
+        answer.request_id.as_deref(),
+        Some(asked.request_id.as_str()),
+        "{answer:?}"
     );
+    let by_uri = until_final(api, &alice, answer).await;
+    assert_eq!(by_uri.amount, 25_000, "{by_uri:?}");
     assert_eq!(by_uri.to.as_deref(), Some(merchant_address.as_str()));
     assert_receipt(&world.ledger, &by_uri);
     assert_eq!(balance(api, &alice).await, 1_825_000);
@@ -351,19 +368,20 @@ fn ids_of(requests: &[PaymentRequestView]) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_refusal_answers_its_status_and_code() {
     const FLOAT_A: u64 = 10_000_000;
-    let world = World::start(&[("bank-a", FLOAT_A), ("bank-b", 0)]).await;
-    let (a, b) = (world.bank("bank-a"), world.bank("bank-b"));
+    // One bank is enough to be refused by (and keeps the connections few).
+    let mut world = World::start(&[("bank-a", FLOAT_A)]).await;
+    let a = world.bank("bank-a");
     let api = &world.client;
     let base = world.base();
 
-    // Alice and Carol pay from bank A; Bob is paid at bank B.
+    // Alice and Carol pay, Bob is paid (all at bank A).
     let (alice, opened) = open_wallet(api, "bank-a").await;
     bank_customer(a, &opened.address, None, 1_000_000).await;
     move_final(api, &alice, "fund", &key("fund"), 600_000).await;
     let (carol, opened) = open_wallet(api, "bank-a").await;
     bank_customer(a, &opened.address, None, 100_000).await;
     move_final(api, &carol, "fund", &key("fund"), 100_000).await;
-    let (bob, opened) = open_wallet(api, "bank-b").await;
+    let (bob, opened) = open_wallet(api, "bank-a").await;
     let bob_address = opened.address.clone();
     assert_eq!(balance(api, &alice).await, 600_000);
     assert_eq!(balance(api, &carol).await, 100_000);
@@ -431,6 +449,21 @@ async fn every_refusal_answers_its_status_and_code() {
         401,
         "unauthorized",
         "the operator's routes with a wallet token",
+    );
+
+    // Opening a wallet at a bank that is not configured, or for a
+    // malformed phone number.
+    refused(
+        api.open_wallet("bank-z", &phone()).await,
+        404,
+        "unknown_bank",
+        "an unknown bank",
+    );
+    refused(
+        api.open_wallet("bank-a", "0151 1234567").await,
+        400,
+        "bad_phone",
+        "a malformed phone number",
     );
 
     // --- wallet tokens --------------------------------------------------
@@ -521,7 +554,7 @@ async fn every_refusal_answers_its_status_and_code() {
     );
 
     // An expired token.
-    let (erin, _) = open_wallet(api, "bank-b").await;
+    let (erin, _) = open_wallet(api, "bank-a").await;
     api.wallet(&erin).await.expect("a fresh token works");
     let expired = world.api().db().execute(&format!(
         "UPDATE wallet_tokens SET expires_ms = 0 WHERE wallet_id = '{}'",
@@ -560,7 +593,7 @@ async fn every_refusal_answers_its_status_and_code() {
         "token_revoked",
         "a revoked token",
     );
-    let (gus, _) = open_wallet(api, "bank-b").await;
+    let (gus, _) = open_wallet(api, "bank-a").await;
     let revoked: Revoked = operator
         .call::<(), _>(
             Method::POST,
@@ -744,6 +777,86 @@ async fn every_refusal_answers_its_status_and_code() {
     );
     assert_eq!(balance(api, &alice).await, 599_000);
     until_balance(api, "Bob", &bob, 1_000).await;
+    // Keys are each wallet's own: Alice's key in Carol's wallet is Carol's.
+    let carols = pay_final(api, &carol, &replayed, &to(&bob_address, 1_000)).await;
+    assert_ne!(carols.payment_id, first.payment_id, "{carols:?}");
+    assert_eq!(balance(api, &carol).await, 99_000);
+    assert_eq!(balance(api, &alice).await, 599_000);
+    until_balance(api, "Bob", &bob, 2_000).await;
+    // A payment is read through its own wallet only.
+    refused(
+        api.payment(&carol, first.payment_id).await,
+        404,
+        "unknown_payment",
+        "Alice's payment read through Carol's wallet",
+    );
+
+    // --- malformed requests ---------------------------------------------
+    let app_header = (wallet_api::auth::APP_KEY_HEADER, world.app.app_key.as_str());
+    let bearer = format!("Bearer {}", alice.token);
+    let pay_path = format!("/v1/wallets/{}/payments", alice.wallet_id);
+    let wallet_headers = [
+        app_header,
+        ("authorization", bearer.as_str()),
+        ("idempotency-key", "e2e-malformed"),
+    ];
+    let huge = format!(r#"{{"to": "{}", "amount": 1}}"#, " ".repeat(17 * 1024)).into_bytes();
+    assert_eq!(
+        raw(
+            &base,
+            Method::POST,
+            &pay_path,
+            &wallet_headers,
+            Some(("application/json", huge))
+        )
+        .await,
+        (413, "body_too_large".to_string()),
+        "a body past 16 KiB"
+    );
+    let form = b"to=x&amount=1".to_vec();
+    assert_eq!(
+        raw(
+            &base,
+            Method::POST,
+            &pay_path,
+            &wallet_headers,
+            Some(("application/x-www-form-urlencoded", form))
+        )
+        .await,
+        (415, "unsupported_media_type".to_string()),
+        "a body that is not JSON"
+    );
+    let broken = b"{\"to\": ".to_vec();
+    assert_eq!(
+        raw(
+            &base,
+            Method::POST,
+            &pay_path,
+            &wallet_headers,
+            Some(("application/json", broken))
+        )
+        .await,
+        (400, "invalid_json".to_string()),
+        "JSON cut short"
+    );
+    let events_path = format!("/v1/wallets/{}/events", alice.wallet_id);
+    assert_eq!(
+        raw(
+            &base,
+            Method::GET,
+            &events_path,
+            &[
+                app_header,
+                ("authorization", bearer.as_str()),
+                ("last-event-id", "yesterday")
+            ],
+            None
+        )
+        .await,
+        (400, "bad_last_event_id".to_string()),
+        "a Last-Event-ID that is no event's"
+    );
+    assert_eq!(balance(api, &alice).await, 599_000);
 
     // --- payment requests -----------------------------------------------
     let ask = |amount: u64| {
@@ -846,13 +959,14 @@ async fn every_refusal_answers_its_status_and_code() {
         api.pay(&carol, &carol_key, &body)
     );
     let (winner, winner_start, loser, loser_start, won, lost) = match (&by_alice, &by_carol) {
-        (Ok(_), Err(_)) => (&alice, 599_000, &carol, 100_000, by_alice, by_carol),
-        (Err(_), Ok(_)) => (&carol, 100_000, &alice, 599_000, by_carol, by_alice),
+        (Ok(_), Err(_)) => (&alice, 599_000, &carol, 99_000, by_alice, by_carol),
+        (Err(_), Ok(_)) => (&carol, 99_000, &alice, 599_000, by_carol, by_alice),
         _ => panic!("exactly one payer wins: {by_alice:?} / {by_carol:?}"),
     };
     refused(lost, 409, "request_paid", "the payer who lost the race");
-    let won = until_final(api, winner, won.expect("the winner's payment")).await;
+    let won = won.expect("the winner's payment");
     assert_eq!(won.request_id.as_deref(), Some(open.request_id.as_str()));
+    let won = until_final(api, winner, won).await;
     assert_eq!(won.amount, 20_000);
     refused(
         api.pay(loser, &key("late"), &request(&open.request_id))
@@ -871,7 +985,7 @@ async fn every_refusal_answers_its_status_and_code() {
     assert!(seen.paid_ms.is_some(), "{seen:?}");
     assert_eq!(balance(api, winner).await, winner_start - 20_000);
     assert_eq!(balance(api, loser).await, loser_start);
-    until_balance(api, "Bob", &bob, 21_000).await;
+    until_balance(api, "Bob", &bob, 22_000).await;
     let page: PaymentRequestsPage = api
         .call::<(), _>(
             Method::GET,
@@ -896,24 +1010,25 @@ async fn every_refusal_answers_its_status_and_code() {
     );
 
     // The books after all of it.
-    assert_eq!(balance(api, &bob).await, 21_000);
+    assert_eq!(balance(api, &bob).await, 22_000);
     world.ledger.audit_ok().await;
     assert_eq!(world.ledger.outstanding().await, FLOAT_A);
-    let total = checked_position(&world.ledger, a).await + checked_position(&world.ledger, b).await;
-    assert_eq!(total, FLOAT_A);
+    assert_eq!(checked_position(&world.ledger, a).await, FLOAT_A);
     assert_reconciled(a).await;
-    assert_reconciled(b).await;
 
     // --- a tiny rate limit and a short token life -------------------------
-    // Another replica on the same database: two calls a token, then 1 a
-    // second; tokens it issues live a second.
+    // The wallet API restarted on the same database (its apps, wallets and
+    // tokens) with two calls a token, then one a second, and tokens that
+    // live a second.
     let mut config = world.api_config();
     config.token_rate = Rate {
         per_second: 1,
         burst: 2,
     };
     config.token_ttl = Duration::from_secs(1);
-    let db: std::sync::Arc<TestDatabase> = world.api().db().clone();
+    let first = world.api.take().expect("the wallet API runs");
+    let db = first.db().clone();
+    first.stop().await;
     let tiny = WalletApiServer::start(config, db).await;
     let tiny_api = WalletApiClient::new(&tiny.base, &world.app.app_key);
     let mut answers = Vec::new();
@@ -961,4 +1076,129 @@ async fn every_refusal_answers_its_status_and_code() {
 /// A wallet's address as its app reads it.
 async fn opened_address(api: &WalletApiClient, w: &WalletSession) -> String {
     api.wallet(w).await.expect("read a wallet").address
+}
+
+// ---------------------------------------------------------------------------
+// What the README promises and the service does not do yet
+
+/// A world of one bank with Alice (anonymous, 600,000 in her wallet) and Bob
+/// (empty), both at bank A.
+async fn alice_and_bob() -> (World, WalletSession, WalletSession, String) {
+    let world = World::start(&[("bank-a", 10_000_000)]).await;
+    let api = &world.client;
+    let (alice, opened) = open_wallet(api, "bank-a").await;
+    bank_customer(world.bank("bank-a"), &opened.address, None, 1_000_000).await;
+    move_final(api, &alice, "fund", &key("fund"), 600_000).await;
+    let (bob, opened) = open_wallet(api, "bank-a").await;
+    (world, alice, bob, opened.address)
+}
+
+/// README, "Paying": the same key with the same route and body returns the
+/// first result — for a payment request too, once it is paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "bug: replaying a paid request's Idempotency-Key answers 409 request_paid, not the first payment (service.rs pay_request)"]
+async fn a_paid_requests_key_replayed_answers_its_first_payment() {
+    let (world, alice, bob, _) = alice_and_bob().await;
+    let api = &world.client;
+    let asked = api
+        .create_request(
+            &bob,
+            &NewPaymentRequest {
+                amount: 10_000,
+                reference: None,
+                expires_in_s: None,
+            },
+        )
+        .await
+        .expect("a payment request");
+    let paying = key("request");
+    let first = pay_final(api, &alice, &paying, &request(&asked.request_id)).await;
+    let seen = api.request(&asked.request_id).await.expect("the request");
+    assert_eq!(seen.state, RequestState::Paid, "{seen:?}");
+    // Alice's app lost the answer and asks again with the same key.
+    let again = api
+        .pay(&alice, &paying, &request(&asked.request_id))
+        .await
+        .expect("the same key and body answer the first result");
+    assert_eq!(again.payment_id, first.payment_id, "{again:?}");
+    assert_eq!(balance(api, &alice).await, 590_000);
+    until_balance(api, "Bob", &bob, 10_000).await;
+    world.stop().await;
+}
+
+/// README, "Paying": a refusal by the daily limit is `422 daily_limit`, with
+/// `limit` and `remaining`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "bug: the wallet API answers the gateway's 422 per_day_limit where its README documents daily_limit"]
+async fn the_daily_limit_refuses_as_documented() {
+    let (world, alice, bob, bob_address) = alice_and_bob().await;
+    let api = &world.client;
+    for _ in 0..2 {
+        pay_final(api, &alice, &key("day"), &to(&bob_address, 200_000)).await;
+    }
+    let answer = api
+        .pay(&alice, &key("day"), &to(&bob_address, 100_001))
+        .await;
+    let error = answer.as_ref().err().map(extra).unwrap_or_default();
+    refused(
+        answer,
+        422,
+        "daily_limit",
+        "past what is left of the day's limit",
+    );
+    assert_eq!(
+        error.get("remaining"),
+        Some(&Value::from(100_000)),
+        "{error:?}"
+    );
+    assert_eq!(balance(api, &alice).await, 200_000);
+    until_balance(api, "Bob", &bob, 400_000).await;
+    world.stop().await;
+}
+
+/// `GET /v1/wallets/{id}/payments/{payment_id}` answers the payment as
+/// paying it did, with the request it paid (`request_id`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "bug: GET …/payments/{id} answers request_id null for a payment of a request (service.rs payment)"]
+async fn a_payment_read_back_names_the_request_it_paid() {
+    let (world, alice, bob, _) = alice_and_bob().await;
+    let api = &world.client;
+    let asked = api
+        .create_request(
+            &bob,
+            &NewPaymentRequest {
+                amount: 10_000,
+                reference: None,
+                expires_in_s: None,
+            },
+        )
+        .await
+        .expect("a payment request");
+    let paid = pay_final(api, &alice, &key("request"), &request(&asked.request_id)).await;
+    let read = api
+        .payment(&alice, paid.payment_id)
+        .await
+        .expect("the payment read back");
+    assert_eq!(
+        read.request_id.as_deref(),
+        Some(asked.request_id.as_str()),
+        "{read:?}"
+    );
+    world.stop().await;
+}
+
+/// `Running::stop`: requests in flight finish and open notification
+/// streams are closed — promptly, not after the server's 30 s grace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "bug: Running::stop waits out actix's 30 s shutdown grace while a notification stream is open"]
+async fn stopping_the_wallet_api_closes_its_notification_streams() {
+    let (mut world, alice, _, _) = alice_and_bob().await;
+    let mut events = EventStream::open(&world.base(), &world.app.app_key, &alice, None).await;
+    let api = world.api.take().expect("the wallet API runs");
+    let started = std::time::Instant::now();
+    api.stop().await;
+    let took = started.elapsed();
+    assert!(events.ended().await, "the client's stream ends");
+    assert!(took < Duration::from_secs(5), "the stop took {took:?}");
+    world.stop().await;
 }

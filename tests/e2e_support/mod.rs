@@ -487,6 +487,30 @@ pub fn refused<T: std::fmt::Debug>(
     }
 }
 
+/// One request with a raw body and any headers, as a careless client might
+/// send it: the status and the `code` of the answer.
+pub async fn raw(
+    base: &str,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, Vec<u8>)>,
+) -> (u16, String) {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .timeout(crate::gateway_support::REQUEST_TIMEOUT);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some((content_type, bytes)) = body {
+        request = request.header("content-type", content_type).body(bytes);
+    }
+    let response = request.send().await.expect("an answer");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (status, body["code"].as_str().unwrap_or("").to_string())
+}
+
 /// The extra fields of a refusal (`limit`, `remaining`, …).
 pub fn extra(error: &ClientError) -> serde_json::Map<String, Value> {
     match error {
@@ -721,6 +745,21 @@ impl EventStream {
                 .expect("the event stream is not cut")
                 .expect("the event stream does not end");
             self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+impl EventStream {
+    /// Whether the server ends the stream within [`WAIT_MAX`] (events
+    /// still sent before the end are skipped).
+    pub async fn ended(&mut self) -> bool {
+        let deadline = tokio::time::Instant::now() + WAIT_MAX;
+        loop {
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+                Err(_) => return false,
+                Ok(Ok(Some(_))) => continue,
+                Ok(Ok(None) | Err(_)) => return true,
+            }
         }
     }
 }
