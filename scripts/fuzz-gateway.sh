@@ -50,95 +50,39 @@
 #   FUZZ_OUT           where the reports go                       (target/fuzz-gateway)
 #   CBDC_BIN           the cbdc binary (else `cargo build -p cbdc`, then
 #                      $CARGO_TARGET_DIR/debug/cbdc)
+# What it shares with fuzz-api.sh and fuzz-wallet-api.sh (the settings, the
+# devnet, running the passes) is scripts/fuzz-common.sh and fuzz_common.py.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$(pwd)
-
-MAX_EXAMPLES=${FUZZ_MAX_EXAMPLES:-50}
-SEED=${FUZZ_SEED:-1}
-PASSES=${FUZZ_PASSES:-"role none swapped"}
-PHASES=${FUZZ_PHASES:-}
-PASS_TIMEOUT=${FUZZ_PASS_TIMEOUT:-420}
-OUT=${FUZZ_OUT:-target/fuzz-gateway}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/cbdc-fuzz-gateway.XXXXXX")
-DEVNET_PID=""
-
-cleanup() {
-    if [ -n "$DEVNET_PID" ] && kill -0 "$DEVNET_PID" 2>/dev/null; then
-        kill -TERM "$DEVNET_PID" 2>/dev/null || true
-        for _ in $(seq 1 50); do kill -0 "$DEVNET_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$DEVNET_PID" 2>/dev/null || true
-        wait "$DEVNET_PID" 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 2' INT TERM
-
-die() { echo "fuzz-gateway: $*" >&2; exit 2; }
-
-for pass in $PASSES; do
-    case $pass in
-    role | none | swapped) ;;
-    *) die "unknown pass $pass (role, none, swapped)" ;;
-    esac
-done
-command -v schemathesis >/dev/null || die "schemathesis is not installed (pip install schemathesis)"
-command -v curl >/dev/null || die "curl is needed"
-echo "fuzz-gateway: $(schemathesis --version 2>&1 | head -1), python $(python3 -c 'import sys; print(sys.version.split()[0])')" >&2
-
-if [ -z "${CBDC_BIN:-}" ]; then
-    cargo build --quiet -p cbdc --bin cbdc || die "cargo build failed"
-    CBDC_BIN=${CARGO_TARGET_DIR:-target}/debug/cbdc
-fi
-[ -x "$CBDC_BIN" ] || die "no cbdc binary at $CBDC_BIN"
+. "$(dirname "$0")/fuzz-common.sh"
+fuzz_init fuzz-gateway "role none swapped" "role none swapped" target/fuzz-gateway
+fuzz_tools
+fuzz_cbdc_bin
 
 # The ledger on a free port; the devnet puts the gateways on the two after it,
 # or on ephemeral ports when those are taken, and prints where.
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-env -u DATABASE_URL "$CBDC_BIN" devnet --data-dir "$WORK/devnet" --listen "127.0.0.1:$PORT" >"$WORK/devnet.log" 2>&1 &
-DEVNET_PID=$!
-for _ in $(seq 1 240); do
-    grep -q "^serving until" "$WORK/devnet.log" 2>/dev/null && break
-    kill -0 "$DEVNET_PID" 2>/dev/null || { cat "$WORK/devnet.log" >&2; die "the devnet exited"; }
-    sleep 0.5
-done
-grep -q "^serving until" "$WORK/devnet.log" || { tail -20 "$WORK/devnet.log" >&2; die "the devnet did not come up"; }
-gateway_url() {
-    sed -n "s|^gateway  *$1 \(http://127\.0\.0\.1:[0-9]*\) .*|\1|p" "$WORK/devnet.log" | head -1
-}
-GATEWAY=$(gateway_url bank-a)
-OTHER=$(gateway_url bank-b)
-[ -n "$GATEWAY" ] && [ -n "$OTHER" ] || { tail -20 "$WORK/devnet.log" >&2; die "the devnet printed no gateway URLs on 127.0.0.1"; }
+fuzz_devnet
+GATEWAY=$(fuzz_gateway_url bank-a)
+OTHER=$(fuzz_gateway_url bank-b)
+[ -n "$GATEWAY" ] && [ -n "$OTHER" ] || { tail -20 "$DEVNET_LOG" >&2; die "the devnet printed no gateway URLs on 127.0.0.1"; }
 curl -fsS "$GATEWAY/readyz" >/dev/null || die "$GATEWAY/readyz does not answer"
-KEYS=$WORK/devnet/keys
-echo "fuzz-gateway: devnet up (pid $DEVNET_PID, $WORK/devnet); fuzzing bank-a's gateway at $GATEWAY" >&2
+echo "fuzz-gateway: fuzzing bank-a's gateway at $GATEWAY" >&2
 
 # Known objects, for the dictionaries of the schemathesis configuration.
-python3 - "$GATEWAY" "$KEYS/bank-a-gateway.json" "$OTHER" "$KEYS/bank-b-gateway.json" >"$WORK/schemathesis.toml" <<'PY'
-import json, sys, time, urllib.error, urllib.request
+python3 - "$GATEWAY" "$KEYS/bank-a-gateway.json" "$OTHER" "$KEYS/bank-b-gateway.json" >"$WORK/schemathesis.toml" <<'PY' || die "the setup failed"
+import json, sys, time
+sys.path.insert(0, "scripts")
+from fuzz_common import acceptance, operation, values
+import fuzz_common
 
 gateway, secrets, other, other_secrets = sys.argv[1:5]
 tokens = json.load(open(secrets, encoding="utf-8"))
 other_tokens = json.load(open(other_secrets, encoding="utf-8"))
 
-def call(base, token, method, path, body=None, key=None, ok=(200, 201)):
-    headers = {"Authorization": f"Bearer {token}"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
+def call(base, token, method, path, body=None, key=None):
+    headers = fuzz_common.bearer(token)
     if key is not None:
         headers["Idempotency-Key"] = key
-    request = urllib.request.Request(base + path, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as r:
-            status, answer = r.status, json.load(r)
-    except urllib.error.HTTPError as e:
-        status, answer = e.code, e.read().decode("utf-8", "replace")
-    if status not in ok:
-        sys.exit(f"setup: {method} {path}: {status} {answer}")
-    return answer
+    return fuzz_common.call(base, method, path, body, headers)
 
 def internal(method, path, body=None, key=None):
     return call(gateway, tokens["internal_token"], method, path, body, key)
@@ -178,20 +122,7 @@ while not (held := [n["note_id"] for n in operator("GET", "/v1/operator/held")])
     time.sleep(0.2)
 operator("POST", f"/v1/operator/wallets/{payee['wallet_id']}/unfreeze")
 
-def values(name, items):
-    print(f"[dictionaries.{name}]\nvalues = {json.dumps(items)}\n")
-
-def operation(names, parameters=None, expected=None):
-    print(f"[[operations]]\ninclude-name = {json.dumps(names)}")
-    if parameters:
-        binding = ", ".join(f'"{k}" = {{ dictionary = "{v}", probability = 0.5 }}' for k, v in parameters.items())
-        print(f"parameters = {{ {binding} }}")
-    if expected:
-        print(f"checks.positive_data_acceptance.expected-statuses = {json.dumps(expected)}")
-    print()
-
-print("[checks.positive_data_acceptance]")
-print('expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]\n')
+acceptance(["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"])
 values("wallet_ids", [payer["wallet_id"], payee["wallet_id"]])
 values("customer_ids", [payer["customer_id"], payee["customer_id"]])
 values("account_ids", [account])
@@ -223,46 +154,8 @@ operation(
 operation(["POST /v1/operator/held/{note_id}/release"], {"path.note_id": "note_ids"})
 PY
 
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-run_pass() {
-    local pass=$1
-    rm -f "$OUT/$pass.requests.jsonl"
-    local started=$SECONDS rc=0
-    # schemathesis keeps its crash cache (for `st replay`) per pass, out of the tree.
-    { printf '[cache]\ndirectory = "%s"\n\n' "$OUT/cache-$pass"; cat "$WORK/schemathesis.toml"; } >"$WORK/$pass.toml"
-    local phases=()
-    [ -n "$PHASES" ] && phases=(--phases "$PHASES")
-    CBDC_FUZZ_AUTH=$pass CBDC_FUZZ_SECRETS=$KEYS/bank-a-gateway.json CBDC_FUZZ_LOG=$OUT/$pass.requests.jsonl \
-    SCHEMATHESIS_HOOKS=$ROOT/scripts/fuzz_gateway_hooks.py \
-        timeout --kill-after=10 "$PASS_TIMEOUT" \
-        schemathesis --no-color --config-file "$WORK/$pass.toml" run "$GATEWAY/openapi.json" \
-            --checks all --request-timeout 30 "${phases[@]}" \
-            --max-examples "$MAX_EXAMPLES" --seed "$SEED" --workers 1 \
-            --continue-on-failure --generation-database none \
-            --report junit --report-junit-path "$OUT/$pass.junit.xml" \
-            >"$OUT/$pass.txt" 2>&1 || rc=$?
-    local result
-    result=$(grep -E "^=+ .* in [0-9.]+s =+$" "$OUT/$pass.txt" | tail -1 | tr -d '=' | sed 's/^ *//; s/ *$//')
-    [ "$rc" = 124 ] && result="killed after ${PASS_TIMEOUT}s"
-    echo "fuzz-gateway: pass $pass: ${result:-no summary} (exit $rc, $((SECONDS - started)) s, $OUT/$pass.txt)" >&2
-    return "$rc"
-}
-
-failed=0
-# The main pass alone, the others (which the gateway refuses) side by side.
-for pass in $PASSES; do
-    [ "$pass" = role ] || continue
-    run_pass role || failed=1
-done
-pids=()
-for pass in $PASSES; do
-    [ "$pass" = role ] || { run_pass "$pass" & pids+=("$!"); }
-done
-for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
-
-if [ "$failed" != 0 ]; then
-    echo "fuzz-gateway: failures found; the reports are in $OUT" >&2
-    exit 1
-fi
-echo "fuzz-gateway: no failures" >&2
+FUZZ_URL=$GATEWAY/openapi.json
+FUZZ_HOOKS=$ROOT/scripts/fuzz_gateway_hooks.py
+FUZZ_ENV=(CBDC_FUZZ_SECRETS="$KEYS/bank-a-gateway.json")
+FUZZ_ARGS=(--request-timeout 30)
+fuzz_passes

@@ -17,14 +17,14 @@ Environment:
   CBDC_FUZZ_LOG   optional file: one JSON line per request sent (operation,
                   phase, generation mode, method, target, body, status, answer)
 
-Besides the signer: an `after_call` hook writing that log, and a check,
+Besides the signer: an `after_call` hook writing that log (with
+scripts/fuzz_common.py, which the other fuzz hooks share), and a check,
 `cbdc_schema_valid_json_understood` (below).
 """
 
 import json
 import os
 import sys
-import threading
 
 import requests
 import schemathesis
@@ -32,13 +32,14 @@ from schemathesis.core.parameters import ParameterLocation
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "clients", "python"))
+sys.path.insert(0, HERE)
 
 import cbdc_request  # noqa: E402  (the reference signer, standard library only)
+import fuzz_common  # noqa: E402  (the request log and what the checks share)
 
 KEYS = os.environ.get("CBDC_FUZZ_KEYS", "data/devnet/keys")
 MODE = os.environ.get("CBDC_FUZZ_AUTH", "role")
 LOG = os.environ.get("CBDC_FUZZ_LOG")
-_log_lock = threading.Lock()
 
 
 def _wire_body(body):
@@ -110,36 +111,8 @@ if MODE != "none":
 
 @schemathesis.hook
 def after_call(context, case, response):
-    if not LOG:
-        return
-    request = response.request
-    body = request.body
-    if isinstance(body, (bytes, bytearray)):
-        body = bytes(body).decode("utf-8", "backslashreplace")
-    try:
-        answer = response.text
-    except Exception:  # noqa: BLE001 (a log line must not fail the run)
-        answer = repr(response.content)
-    meta = case._meta
-    line = {
-        "op": case.operation.label,
-        "phase": getattr(meta.phase.name, "value", str(meta.phase.name)) if meta is not None else None,
-        "mode": meta.generation.mode.value if meta is not None else None,
-        "negative_in": sorted(
-            location.value for location, component in meta.components.items() if component.mode.is_negative
-        )
-        if meta is not None
-        else [],
-        "method": request.method,
-        "target": request.url.split("://", 1)[-1].split("/", 1)[-1],
-        "content_type": request.headers.get("content-type"),
-        "signed_by": request.headers.get("x-cbdc-key", "")[:8],
-        "body": body if body is None else body[:2000],
-        "status": response.status_code,
-        "answer": answer[:500],
-    }
-    with _log_lock, open(LOG, "a", encoding="utf-8") as f:
-        f.write(json.dumps(line) + "\n")
+    signer = response.request.headers.get("x-cbdc-key", "")[:8]
+    fuzz_common.log_call(LOG, case, response, signed_by=signer)
 
 
 # A JSON body the document admits must not be refused for its *shape*. The
@@ -162,12 +135,7 @@ SHAPE_ERRORS = (
 
 @schemathesis.check
 def cbdc_schema_valid_json_understood(ctx, response, case):
-    meta = case.meta
-    if meta is None or not meta.generation.mode.is_positive:
-        return None
-    if any(component.mode.is_negative for component in meta.components.values()):
-        return None
-    if response.status_code not in (400, 422):
+    if response.status_code not in (400, 422) or not fuzz_common.positive(case):
         return None
     try:
         error = json.loads(response.content)

@@ -19,20 +19,23 @@ Environment:
   CBDC_FUZZ_LOG      optional file: one JSON line per request sent (operation,
                      phase, generation mode, method, target, body, status, answer)
 
-Besides the tokens: an `after_call` hook writing that log, and a check,
+Besides the tokens: an `after_call` hook writing that log (with
+scripts/fuzz_common.py, which the other fuzz hooks share), and a check,
 `cbdc_gateway_valid_input_understood` (below).
 """
 
 import json
 import os
-import threading
+import sys
 
 import schemathesis
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fuzz_common  # noqa: E402  (the request log and what the checks share)
 
 SECRETS = os.environ.get("CBDC_FUZZ_SECRETS", "data/devnet/keys/bank-a-gateway.json")
 MODE = os.environ.get("CBDC_FUZZ_AUTH", "role")
 LOG = os.environ.get("CBDC_FUZZ_LOG")
-_log_lock = threading.Lock()
 
 if MODE not in ("role", "swapped", "none"):
     raise SystemExit(f"CBDC_FUZZ_AUTH is role, swapped or none, not {MODE!r}")
@@ -79,41 +82,13 @@ if MODE != "none":
 
 @schemathesis.hook
 def after_call(context, case, response):
-    if not LOG:
-        return
-    request = response.request
-    body = request.body
-    if isinstance(body, (bytes, bytearray)):
-        body = bytes(body).decode("utf-8", "backslashreplace")
-    try:
-        answer = response.text
-    except Exception:  # noqa: BLE001 (a log line must not fail the run)
-        answer = repr(response.content)
-    meta = case._meta  # reading case.meta would revalidate the case
-    token = request.headers.get("authorization", "")
-    line = {
-        "op": case.operation.label,
-        "phase": getattr(meta.phase.name, "value", str(meta.phase.name)) if meta is not None else None,
-        "mode": meta.generation.mode.value if meta is not None else None,
-        "negative_in": sorted(
-            location.value for location, component in meta.components.items() if component.mode.is_negative
-        )
-        if meta is not None
-        else [],
-        "method": request.method,
-        "target": request.url.split("://", 1)[-1].split("/", 1)[-1],
-        "content_type": request.headers.get("content-type"),
-        # Which token went, never the token.
-        "token": next((who for who, t in TOKENS.items() if token == f"Bearer {t}"), token[:12] or None)
-        if MODE != "none"
-        else (token[:12] or None),
-        "idempotency_key": request.headers.get("idempotency-key"),
-        "body": body if body is None else body[:2000],
-        "status": response.status_code,
-        "answer": answer[:500],
-    }
-    with _log_lock, open(LOG, "a", encoding="utf-8") as f:
-        f.write(json.dumps(line) + "\n")
+    token = response.request.headers.get("authorization", "")
+    # Which token went, never the token.
+    if MODE != "none":
+        sent = next((who for who, t in TOKENS.items() if token == f"Bearer {t}"), token[:12] or None)
+    else:
+        sent = token[:12] or None
+    fuzz_common.log_call(LOG, case, response, token=sent, idempotency_key=response.request.headers.get("idempotency-key"))
 
 
 # A request the document admits must not be refused for its *shape*.
@@ -132,15 +107,9 @@ def cbdc_gateway_valid_input_understood(ctx, response, case):
     allowed = CONTENT_ERRORS.get(case.operation.label)
     if allowed is None or response.status_code != 400:
         return None  # positive_data_acceptance judges the other routes
-    meta = case.meta
-    if meta is None or not meta.generation.mode.is_positive:
+    if not fuzz_common.positive(case):
         return None
-    if any(component.mode.is_negative for component in meta.components.values()):
-        return None
-    try:
-        code = json.loads(response.content).get("code", "")
-    except (ValueError, AttributeError):
-        code = ""
+    code = fuzz_common.error_code(response)
     if code in allowed:
         return None
     raise AssertionError(f"A request the document admits was refused with 400 {code or '(no code)'}")

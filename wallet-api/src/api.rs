@@ -475,7 +475,7 @@ fn qr_error(e: crate::qr::QrError) -> ApiError {
 
 /// The payment request's URI as a QR code (PNG).
 #[utoipa::path(tag = "requests", params(("request_id" = String, Path)),
-    responses((status = 200, content_type = "image/png", body = Vec<u8>, description = "the QR code"), (status = 404, body = ErrorBody, description = "`unknown_request`"), AppRefusals),
+    responses((status = 200, content_type = "image/png", body = String, description = "the QR code (PNG bytes)"), (status = 404, body = ErrorBody, description = "`unknown_request`"), AppRefusals),
     security(("app_key" = [])))]
 #[get("/v1/requests/{request_id}/qr.png")]
 async fn request_png(
