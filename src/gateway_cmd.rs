@@ -265,22 +265,50 @@ pub async fn run(command: GatewayCommand) -> Result<()> {
 }
 
 async fn operator_get(args: &ReportArgs, path: &str) -> Result<serde_json::Value> {
-    let url = format!("{}{path}", args.gateway.trim_end_matches('/'));
-    let response = reqwest::Client::new()
-        .get(&url)
-        .bearer_auth(&args.token)
-        .timeout(Duration::from_secs(600))
+    operator_call(
+        "the gateway",
+        &args.gateway,
+        &args.token,
+        reqwest::Method::GET,
+        path,
+        None,
+        Duration::from_secs(600),
+    )
+    .await
+}
+
+/// One call to a service's operator API with a bearer token: its JSON
+/// answer, or an error naming the service, the URL, and the status, code
+/// and message it answered.
+pub async fn operator_call(
+    service: &str,
+    base: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+    timeout: Duration,
+) -> Result<serde_json::Value> {
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let mut request = reqwest::Client::new()
+        .request(method, &url)
+        .bearer_auth(token)
+        .timeout(timeout);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request
         .send()
         .await
-        .with_context(|| format!("cannot reach the gateway at {url}"))?;
+        .with_context(|| format!("cannot reach {service} at {url}"))?;
     let status = response.status();
     let body: serde_json::Value = response
         .json()
         .await
-        .with_context(|| format!("the gateway's answer from {url} is not JSON"))?;
+        .with_context(|| format!("{service}'s answer from {url} is not JSON"))?;
     if !status.is_success() {
         bail!(
-            "the gateway answered {status}: {} {}",
+            "{service} answered {status}: {} {}",
             body["code"],
             body["message"]
         );

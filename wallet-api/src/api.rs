@@ -149,6 +149,15 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
     Ok(key.to_string())
 }
 
+/// A page's `limit`: 1 to 100, 50 if not given.
+fn page_limit(limit: Option<i64>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(50),
+        Some(n) if (1..=100).contains(&n) => Ok(u32::try_from(n).unwrap_or(50)),
+        Some(_) => Err(ApiError::bad_request("bad_limit", "limit is 1 to 100")),
+    }
+}
+
 // ---- operations ----
 
 /// Liveness: the process answers.
@@ -258,11 +267,7 @@ async fn history(
     auth: WalletAuth,
     query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<EntriesPage>, ApiError> {
-    let limit = match query.limit {
-        None => 50,
-        Some(n) if (1..=100).contains(&n) => u32::try_from(n).unwrap_or(50),
-        Some(_) => return Err(ApiError::bad_request("bad_limit", "limit is 1 to 100")),
-    };
+    let limit = page_limit(query.limit)?;
     Ok(web::Json(
         state.history(&auth.wallet, query.before, limit).await?,
     ))
@@ -274,7 +279,7 @@ async fn history(
     responses((status = 200, body = Payment, description = "final, pending (ask again by its id) or failed"),
         (status = 404, body = ErrorBody, description = "`unknown_request`"),
         (status = 409, body = ErrorBody, description = "`idempotency_conflict`, `notes_in_flight` (try again), `request_paid`, `request_expired`, `request_cancelled`"),
-        (status = 422, body = ErrorBody, description = "a refusal: `per_payment_limit`, `daily_limit`, `balance_limit`, `payee_balance_limit`, `insufficient_funds`, `wallet_frozen`, `payee_frozen`, `own_request`; with `limit` and `remaining` where a limit refused it"),
+        (status = 422, body = ErrorBody, description = "a refusal: `per_payment_limit`, `per_day_limit`, `balance_limit`, `payee_balance_limit`, `insufficient_funds`, `wallet_frozen`, `payee_frozen`, `own_request`; with `limit` and `remaining` where a limit refused it"),
         BodyErrors, WalletRefusals),
     security(("app_key" = [], "wallet_token" = [])))]
 #[post("/v1/wallets/{wallet_id}/payments")]
@@ -390,11 +395,7 @@ async fn list_requests(
     query: web::Query<RequestsQuery>,
 ) -> Result<web::Json<PaymentRequestsPage>, ApiError> {
     let query = query.into_inner();
-    let limit = match query.limit {
-        None => 50,
-        Some(n) if (1..=100).contains(&n) => n,
-        Some(_) => return Err(ApiError::bad_request("bad_limit", "limit is 1 to 100")),
-    };
+    let limit = i64::from(page_limit(query.limit)?);
     if let Some(s) = &query.state {
         if !["open", "paying", "paid", "cancelled"].contains(&s.as_str()) {
             return Err(ApiError::bad_request(

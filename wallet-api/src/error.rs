@@ -111,6 +111,7 @@ impl ApiError {
     /// refusals (4xx) pass through with their code and fields; anything
     /// that says this API is misconfigured, or a 5xx, is `bank_unavailable`.
     pub fn from_gateway(bank: &str, e: GatewayError) -> ApiError {
+        let refusal = e.is_refusal();
         match e {
             GatewayError::Answered {
                 status,
@@ -118,7 +119,7 @@ impl ApiError {
                 message,
                 extra,
                 ..
-            } if (400..500).contains(&status) && status != 401 && status != 403 => ApiError {
+            } if refusal => ApiError {
                 status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
                 code,
                 message,

@@ -528,11 +528,7 @@ impl WalletApi {
                     .await?;
                 Ok(payment(view, Some(request.id.clone())))
             }
-            Err(e)
-                if e.status().is_some_and(|s| (400..500).contains(&s))
-                    && e.status() != Some(401)
-                    && e.status() != Some(403) =>
-            {
+            Err(e) if e.is_refusal() => {
                 self.store
                     .write_async(move |c| store::request_released(c, &rid, &pid, &k))
                     .await?;

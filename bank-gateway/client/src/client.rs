@@ -58,6 +58,14 @@ impl GatewayError {
         }
     }
 
+    /// Whether the gateway refused the request itself (a 4xx other than
+    /// 401 and 403, which say the caller's credentials are wrong): nothing
+    /// moved, and the code is for the end customer.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, GatewayError::Answered { status, .. }
+            if (400..500).contains(status) && *status != 401 && *status != 403)
+    }
+
     /// Whether trying again later may succeed: no answer, a 5xx, or a 409
     /// `notes_in_flight`.
     pub fn is_retryable(&self) -> bool {
